@@ -1,0 +1,132 @@
+import { z } from "zod";
+import type { Kind } from "./subjects.js";
+
+/** Names are single subject tokens: workers, services, policies. */
+export const NameSchema = z.string().regex(/^[A-Za-z0-9_-]+$/, "must use only letters, digits, '_' and '-'").max(64);
+
+const worker = NameSchema;
+const pid = z.number().int().positive();
+const requestedBy = z.string().max(128);
+
+export const WORKER_ACTIONS = ["restart", "start", "stop", "pause", "resume", "kill"] as const;
+export type WorkerAction = (typeof WORKER_ACTIONS)[number];
+
+const commandData = z.object({
+  worker,
+  /** Wait this long before acting: the decider's backoff, carried by the command so the decider stays clock-free. */
+  delayMs: z.number().int().min(0).max(3_600_000).default(0),
+  reason: z.string().max(1024).optional(),
+  /** Who asked: "decider", or the user/token name for commands from the CLI or console. */
+  requestedBy: requestedBy.default("unknown"),
+  /** For kill: the signal to send (only these, never a command line). */
+  signal: z.enum(["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP"]).optional(),
+});
+
+const outcomeData = z.object({
+  worker,
+  /** The id of the command this is the outcome of. */
+  command: z.string(),
+  requestedBy: requestedBy.default("unknown"),
+  pid: pid.optional(),
+  previousPid: pid.optional(),
+  /** Epoch ms with sub-ms precision, taken right after spawn: what recovery latency is measured against. */
+  at: z.number().optional(),
+});
+
+/**
+ * Every event type Vigil publishes: `<kind>.<name>` → the schema of its `data`.
+ * Producers validate before publishing and consumers on receipt.
+ */
+export const CATALOG = {
+  // Observations: what the supervisor saw happen.
+  "obs.worker.started": z.object({ worker, pid, command: z.string(), at: z.number().optional() }),
+  "obs.worker.exited": z.object({
+    worker,
+    pid: pid.optional(),
+    code: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    /** True when Vigil itself stopped it (stop/restart/kill command, shutdown): no remediation. */
+    expected: z.boolean(),
+    uptimeMs: z.number().min(0),
+    /** Set when the program could not be started at all (ENOENT, EACCES …). */
+    error: z.string().optional(),
+  }),
+  "obs.worker.stable": z.object({ worker, pid, uptimeMs: z.number().min(0) }),
+
+  // Decisions: what the decider concluded, with the policy that concluded it.
+  "dec.remediation.decided": z.object({
+    worker,
+    policy: NameSchema,
+    action: z.enum(WORKER_ACTIONS),
+    attempt: z.number().int().min(0),
+    delayMs: z.number().int().min(0),
+    reason: z.string(),
+  }),
+  "dec.incident.opened": z.object({ worker, reason: z.string() }),
+  "dec.incident.resolved": z.object({ worker, reason: z.string() }),
+  "dec.incident.escalated": z.object({
+    worker,
+    reason: z.string(),
+    restarts: z.number().int().min(0),
+    windowMs: z.number().int().min(0),
+  }),
+
+  // Commands: what should be done. Only declared workers, only these actions.
+  "cmd.worker.restart": commandData,
+  "cmd.worker.start": commandData,
+  "cmd.worker.stop": commandData,
+  "cmd.worker.pause": commandData,
+  "cmd.worker.resume": commandData,
+  "cmd.worker.kill": commandData,
+
+  // Outcomes: what executing a command did.
+  "out.worker.restarted": outcomeData,
+  "out.worker.started": outcomeData,
+  "out.worker.stopped": outcomeData,
+  "out.worker.paused": outcomeData,
+  "out.worker.resumed": outcomeData,
+  "out.worker.killed": outcomeData,
+  "out.command.rejected": z.object({ command: z.string(), action: z.string(), worker: z.string(), reason: z.string() }),
+  "out.command.failed": z.object({ command: z.string(), action: z.string(), worker, error: z.string() }),
+
+  // Service lifecycle and bookkeeping.
+  "sys.service.started": z.object({ service: NameSchema, pid, version: z.string() }),
+  "sys.service.stopped": z.object({ service: NameSchema, pid, reason: z.string() }),
+  "sys.service.heartbeat": z.object({
+    service: NameSchema,
+    pid,
+    uptimeMs: z.number().min(0),
+    rssBytes: z.number().int().min(0),
+    outbox: z.number().int().min(0).optional(),
+    workers: z
+      .array(z.object({ name: worker, status: z.string(), pid: pid.optional(), restarts: z.number().int().min(0) }))
+      .optional(),
+  }),
+  "sys.deadletter": z.object({
+    /** Which consumer refused it. */
+    consumer: z.string(),
+    reason: z.string(),
+    subject: z.string(),
+    stream: z.string().optional(),
+    streamSeq: z.number().int().optional(),
+    /** The original payload as text (cut to 64 KiB). */
+    payload: z.string(),
+  }),
+} as const satisfies Record<string, z.ZodType>;
+
+export type EventName = keyof typeof CATALOG;
+export type DataOf<N extends EventName> = z.infer<(typeof CATALOG)[N]>;
+export type DataInput<N extends EventName> = z.input<(typeof CATALOG)[N]>;
+
+export function isEventName(s: string): s is EventName {
+  return Object.prototype.hasOwnProperty.call(CATALOG, s);
+}
+
+export function kindOf(name: EventName): Kind {
+  return name.slice(0, name.indexOf(".")) as Kind;
+}
+
+/** `obs.worker.exited` → `worker.exited` (the part after the kind in the subject). */
+export function localName(name: EventName): string {
+  return name.slice(name.indexOf(".") + 1);
+}

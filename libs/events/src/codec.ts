@@ -1,0 +1,115 @@
+import { z } from "zod";
+import { CATALOG, isEventName, kindOf, localName, type DataInput, type DataOf, type EventName } from "./catalog.js";
+import { newEventId, TYPE_PREFIX, type VigilEvent } from "./envelope.js";
+import { subjectFor } from "./subjects.js";
+
+export interface EventMeta {
+  id?: string;
+  /** ISO time; producers that are clock-free (the decider) pass the time of the event that caused this one. */
+  time?: string;
+  incident?: string;
+  causation?: string;
+  correlation?: string;
+}
+
+const EnvelopeSchema = z.object({
+  specversion: z.literal("1.0"),
+  id: z.string().min(1).max(128),
+  source: z.string().min(1).max(256),
+  type: z.string().startsWith(TYPE_PREFIX),
+  time: z.iso.datetime({ offset: true }),
+  subject: z.string().min(1),
+  datacontenttype: z.literal("application/json"),
+  data: z.unknown(),
+  device: z.string().min(1),
+  incident: z.string().optional(),
+  causation: z.string().optional(),
+  correlation: z.string().optional(),
+});
+
+export class InvalidEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidEventError";
+  }
+}
+
+export function eventName(e: Pick<VigilEvent, "type">): EventName | undefined {
+  const n = e.type.slice(TYPE_PREFIX.length);
+  return isEventName(n) ? n : undefined;
+}
+
+function describe(err: z.ZodError, prefix: string): string {
+  return err.issues.map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join(".")}: ${i.message}`).join("; ");
+}
+
+/** Builds and validates an event; throws InvalidEventError naming the bad field. */
+export function makeEvent<N extends EventName>(
+  device: string,
+  source: string,
+  name: N,
+  data: DataInput<N>,
+  meta: EventMeta = {},
+): VigilEvent<DataOf<N>> {
+  const parsed = CATALOG[name].safeParse(data);
+  if (!parsed.success) throw new InvalidEventError(`${name}: ${describe(parsed.error, "data")}`);
+  const e: VigilEvent<DataOf<N>> = {
+    specversion: "1.0",
+    id: meta.id ?? newEventId(),
+    source,
+    type: TYPE_PREFIX + name,
+    time: meta.time ?? new Date().toISOString(),
+    subject: subjectFor(device, kindOf(name), localName(name)),
+    datacontenttype: "application/json",
+    data: parsed.data as DataOf<N>,
+    device,
+  };
+  if (meta.incident) e.incident = meta.incident;
+  if (meta.causation) e.causation = meta.causation;
+  if (meta.correlation) e.correlation = meta.correlation;
+  return e;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+export function encodeEvent(e: VigilEvent): Uint8Array {
+  return encoder.encode(JSON.stringify(e));
+}
+
+/**
+ * Parses and validates a payload received on `subject`. Throws InvalidEventError with a reason that
+ * names the problem (not JSON, missing field, unknown type, data that fails its schema, wrong subject).
+ */
+export function decodeEvent(subject: string, payload: Uint8Array): VigilEvent {
+  let text: string;
+  try {
+    text = decoder.decode(payload);
+  } catch {
+    throw new InvalidEventError("payload is not UTF-8");
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidEventError(`payload is not JSON: ${(err as Error).message}`);
+  }
+  const env = EnvelopeSchema.safeParse(raw);
+  if (!env.success) throw new InvalidEventError(`not a Vigil CloudEvent: ${describe(env.error, "")}`);
+  const e = env.data as VigilEvent;
+  const name = eventName(e);
+  if (!name) throw new InvalidEventError(`unknown event type "${e.type}"`);
+  const data = CATALOG[name].safeParse(e.data);
+  if (!data.success) throw new InvalidEventError(`${name}: ${describe(data.error, "data")}`);
+  const expected = subjectFor(e.device, kindOf(name), localName(name));
+  if (subject !== expected) {
+    throw new InvalidEventError(`event of type ${name} for device ${e.device} belongs on ${expected}, not ${subject}`);
+  }
+  if (e.subject !== subject) throw new InvalidEventError(`subject attribute "${e.subject}" differs from ${subject}`);
+  return { ...e, data: data.data };
+}
+
+/** Narrows an event to one type. */
+export function is<N extends EventName>(e: VigilEvent, name: N): e is VigilEvent<DataOf<N>> {
+  return e.type === TYPE_PREFIX + name;
+}

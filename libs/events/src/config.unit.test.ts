@@ -1,0 +1,49 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, loadConfig, parseConfig } from "./config.js";
+
+function file(text: string): string {
+  const p = join(mkdtempSync(join(tmpdir(), "vigil-cfg-")), "vigil.yaml");
+  writeFileSync(p, text);
+  return p;
+}
+
+describe("config", () => {
+  it("fills defaults and resolves dataDir against the config file", () => {
+    const p = file("device: gw-7\nworkers:\n  - name: sensor\n    command: node\n    args: [sensor.js]\n");
+    const c = loadConfig(p, {});
+    assert.equal(c.device, "gw-7");
+    assert.equal(c.workers[0]?.restart.maxRestarts, 5);
+    assert.equal(c.workers[0]?.essential, false);
+    assert.ok(c.dataDir.startsWith(c.configDir));
+    assert.equal(c.stream.name, "VIGIL");
+  });
+
+  it("lets VIGIL_* variables override the file", () => {
+    const c = parseConfig({ device: "a", nats: { url: "nats://x:1" } }, { env: { VIGIL_DEVICE: "b", VIGIL_NATS_URL: "nats://y:2" } });
+    assert.equal(c.device, "b");
+    assert.equal(c.nats.url, "nats://y:2");
+  });
+
+  it("names the field that is wrong", () => {
+    const cases: Array<[string, RegExp]> = [
+      ["workers:\n  - name: s\n", /workers\[0\]\.command/],
+      ["workers:\n  - name: s\n    command: x\n    restart: { maxRestarts: 0 }\n", /workers\[0\]\.restart\.maxRestarts/],
+      ["workers:\n  - name: s\n    command: x\n    comand: y\n", /workers\[0\].*comand/],
+      ["device: 'has space'\n", /device/],
+      ["workers:\n  - { name: a, command: x }\n  - { name: a, command: y }\n", /workers\[1\]\.name: duplicate worker name "a"/],
+      ["- just\n- a list\n", /top level must be a mapping/],
+      ["a: [unclosed\n", /not valid YAML/],
+    ];
+    for (const [text, re] of cases) {
+      assert.throws(() => loadConfig(file(text), {}), (err: Error) => err instanceof ConfigError && re.test(err.message), text);
+    }
+  });
+
+  it("says which file it could not read", () => {
+    assert.throws(() => loadConfig("/nonexistent/vigil.yaml", {}), /cannot read config file \/nonexistent\/vigil.yaml: ENOENT/);
+  });
+});

@@ -1,0 +1,27 @@
+import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
+import type { VigilConfig } from "./config.js";
+
+export type { NatsConnection };
+
+/**
+ * Connects the way an edge service must: never give up reconnecting (the default closes the
+ * connection after ~20 s offline), and wait for a server that is not up yet.
+ */
+export async function connectBus(
+  nats: VigilConfig["nats"],
+  name: string,
+  opts: { waitOnFirstConnect?: boolean; timeoutMs?: number } = {},
+): Promise<NatsConnection> {
+  return natsConnect({
+    servers: nats.url.split(",").map((s) => s.trim()),
+    name,
+    user: nats.user,
+    pass: nats.pass,
+    token: nats.token,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    reconnectJitter: 100,
+    waitOnFirstConnect: opts.waitOnFirstConnect ?? true,
+    timeout: opts.timeoutMs ?? 5_000,
+  });
+}

@@ -1,0 +1,142 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { decodeEvent, InvalidEventError } from "./codec.js";
+import type { VigilEvent } from "./envelope.js";
+import type { Logger } from "./logger.js";
+import type { Publisher } from "./publisher.js";
+import { isNotFound } from "./stream.js";
+
+export interface ConsumerOptions {
+  stream: string;
+  durable: string;
+  /** One subject filter (a 2.9 server takes only one). */
+  filterSubject: string;
+  /** Handles one valid event. Throwing → redelivery with a delay; after maxDeliver attempts → dead letter. */
+  handler: (event: VigilEvent, msg: JsMsg) => Promise<void>;
+  /** Receives dead letters (invalid payloads, handlers that keep failing). */
+  deadLetters: Publisher;
+  log: Logger;
+  ackWaitMs?: number;
+  maxDeliver?: number;
+  /** Messages buffered client-side; small, so slow handlers do not pass ack_wait. */
+  maxMessages?: number;
+  /** Recreate the consumer to deliver from this stream sequence (the decider resumes from its snapshot). */
+  startSeq?: number;
+}
+
+export interface RunningConsumer {
+  /** Stops fetching, lets the message in hand finish and be acked, then resolves. */
+  stop(): Promise<void>;
+  /** Counts since start. */
+  stats(): { handled: number; deadLettered: number; failed: number };
+}
+
+const NS_PER_MS = 1_000_000;
+const MAX_DL_PAYLOAD = 64 * 1024;
+
+/**
+ * A durable pull consumer with explicit acks. An invalid payload never reaches the handler: it is
+ * published to the dead-letter subject with the reason and terminated (term() without a reason: 2.9
+ * ignores term reasons and would redeliver).
+ */
+export async function startConsumer(nc: NatsConnection, o: ConsumerOptions): Promise<RunningConsumer> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const js = jetstream(nc);
+  const maxDeliver = o.maxDeliver ?? 5;
+  const config = {
+    durable_name: o.durable,
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: o.filterSubject,
+    ack_wait: (o.ackWaitMs ?? 30_000) * NS_PER_MS,
+    max_deliver: maxDeliver,
+    max_ack_pending: 1_000,
+    ...(o.startSeq !== undefined
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, o.startSeq) }
+      : { deliver_policy: DeliverPolicy.All }),
+  };
+  if (o.startSeq !== undefined) {
+    // The start position of an existing durable cannot be changed: recreate it.
+    await jsm.consumers.delete(o.stream, o.durable).catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+    await jsm.consumers.add(o.stream, config);
+  } else {
+    try {
+      await jsm.consumers.info(o.stream, o.durable);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.consumers.add(o.stream, config);
+    }
+  }
+  const consumer = await js.consumers.get(o.stream, o.durable);
+  const stats = { handled: 0, deadLettered: 0, failed: 0 };
+  let stopping = false;
+  let messages: ConsumerMessages | undefined;
+
+  async function deadLetter(m: JsMsg, reason: string): Promise<void> {
+    const text = new TextDecoder().decode(m.data.subarray(0, MAX_DL_PAYLOAD));
+    await o.deadLetters.emit("sys.deadletter", {
+      consumer: o.durable,
+      reason,
+      subject: m.subject,
+      stream: o.stream,
+      streamSeq: m.seq,
+      payload: text,
+    });
+    stats.deadLettered++;
+    o.log.warn({ subject: m.subject, seq: m.seq, reason }, "dead-lettered");
+    m.term();
+  }
+
+  async function handle(m: JsMsg): Promise<void> {
+    let event: VigilEvent;
+    try {
+      event = decodeEvent(m.subject, m.data);
+    } catch (err) {
+      if (err instanceof InvalidEventError) return deadLetter(m, err.message);
+      throw err;
+    }
+    try {
+      await o.handler(event, m);
+      stats.handled++;
+      m.ack();
+    } catch (err) {
+      stats.failed++;
+      const attempt = m.info.deliveryCount;
+      const msg = (err as Error).message;
+      if (attempt >= maxDeliver) return deadLetter(m, `handler failed ${attempt} times: ${msg}`);
+      o.log.warn({ err: msg, subject: m.subject, seq: m.seq, attempt }, "handler failed, will retry");
+      m.nak(Math.min(10_000, 250 * 2 ** (attempt - 1)));
+    }
+  }
+
+  const loop = (async () => {
+    while (!stopping) {
+      try {
+        messages = await consumer.consume({ max_messages: o.maxMessages ?? 16 });
+        for await (const m of messages) {
+          try {
+            await handle(m);
+          } catch (err) {
+            // Dead-lettering itself failed (bus down): leave it unacked, it comes back after ack_wait.
+            o.log.error({ err: (err as Error).message, seq: m.seq }, "could not process message");
+          }
+          if (stopping) break;
+        }
+      } catch (err) {
+        if (stopping) break;
+        o.log.warn({ err: (err as Error).message }, "consumer interrupted, resuming");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      stopping = true;
+      messages?.stop();
+      await loop;
+    },
+    stats: () => ({ ...stats }),
+  };
+}

@@ -1,0 +1,93 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ConfigError, loadConfig, type VigilConfig } from "./config.js";
+import { connectBus } from "./connect.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createPublisher, type Publisher } from "./publisher.js";
+import { ensureStream } from "./stream.js";
+
+export const VERSION = "0.1.0";
+
+export interface ServiceContext {
+  service: string;
+  config: VigilConfig;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  log: Logger;
+  /** This service's publisher (no outbox: services that need one create their own). */
+  publisher: Publisher;
+}
+
+/** A service is a function that starts it and returns how to stop it. */
+export type StartService = (ctx: ServiceContext) => Promise<() => Promise<void>>;
+
+/**
+ * Connects, makes sure the stream exists, starts the service, announces it on `sys.service.started`,
+ * and on SIGTERM/SIGINT stops it, announces `sys.service.stopped`, drains the connection and exits 0.
+ * A bad config exits 2 with the message naming the field.
+ */
+export async function startService(service: string, config: VigilConfig, start: StartService, log: Logger = createLogger(service, config.log.level)): Promise<{ ctx: ServiceContext; stop: (reason?: string) => Promise<void> }> {
+  const nc = await connectBus(config.nats, `vigil-${service}`);
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  await ensureStream(jsm, config.stream);
+  const publisher = await createPublisher(nc, { device: config.device, source: `vigil/${config.device}/${service}`, log });
+  const ctx: ServiceContext = { service, config, nc, js: jetstream(nc), jsm, log, publisher };
+  const stopService = await start(ctx);
+  await publisher.emit("sys.service.started", { service, pid: process.pid, version: VERSION }).catch((err) => log.warn({ err: err.message }, "could not announce start"));
+  log.info({ device: config.device, nats: config.nats.url }, `${service} started`);
+  let stopping: Promise<void> | undefined;
+  const stop = (reason = "stopped") => {
+    stopping ??= (async () => {
+      log.info({ reason }, `${service} stopping`);
+      await stopService();
+      await publisher.emit("sys.service.stopped", { service, pid: process.pid, reason }).catch(() => undefined);
+      await publisher.close();
+      await nc.drain().catch(() => undefined);
+      log.info(`${service} stopped`);
+    })();
+    return stopping;
+  };
+  return { ctx, stop };
+}
+
+/** The whole life of a service process (what each `main.ts` calls). */
+export async function runService(service: string, start: StartService): Promise<void> {
+  let config: VigilConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`vigil-${service}: invalid configuration\n${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(service, config.log.level);
+  let running: Awaited<ReturnType<typeof startService>> | undefined;
+  let signalled = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) {
+      log.warn(`second ${sig}: exiting now`);
+      process.exit(1);
+    }
+    signalled = true;
+    const done = running ? running.stop(sig) : Promise.resolve();
+    done.then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err: (err as Error).message }, "unclean stop");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  try {
+    running = await startService(service, config, start, log);
+    if (signalled) await running.stop("signal during start").then(() => process.exit(0));
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, `${service} failed to start`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,54 @@
+import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import type { VigilConfig } from "./config.js";
+
+const NS_PER_S = 1_000_000_000;
+
+/** The stream config Vigil needs; only fields a 2.9 server knows. */
+export function vigilStreamConfig(s: VigilConfig["stream"]): Partial<StreamConfig> & { name: string } {
+  return {
+    name: s.name,
+    subjects: ["vigil.>"],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    max_bytes: s.maxBytes,
+    max_age: s.maxAgeSeconds * NS_PER_S,
+    discard: s.discard === "new" ? DiscardPolicy.New : DiscardPolicy.Old,
+    duplicate_window: s.duplicateWindowSeconds * NS_PER_S,
+    num_replicas: 1,
+  };
+}
+
+/** Creates the stream, or brings an existing one to the configured limits. Safe to call from every service. */
+export async function ensureStream(jsm: JetStreamManager, s: VigilConfig["stream"]): Promise<void> {
+  const want = vigilStreamConfig(s);
+  try {
+    const info = await jsm.streams.info(want.name);
+    const c = info.config;
+    const same =
+      c.max_bytes === want.max_bytes &&
+      c.max_age === want.max_age &&
+      c.discard === want.discard &&
+      c.duplicate_window === want.duplicate_window &&
+      JSON.stringify(c.subjects) === JSON.stringify(want.subjects);
+    if (!same) await jsm.streams.update(want.name, { ...c, ...want });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add(want);
+    } catch (addErr) {
+      // Another service created it at the same moment.
+      if (!/already in use|exists/i.test(String((addErr as Error).message))) throw addErr;
+    }
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  const e = err as { code?: number | string; api_error?: { err_code?: number }; message?: string };
+  return (
+    e?.api_error?.err_code === 10059 ||
+    e?.api_error?.err_code === 10014 ||
+    e?.code === 404 ||
+    e?.code === "404" ||
+    /not found/i.test(String(e?.message))
+  );
+}

@@ -1,0 +1,2 @@
+export { startNatsServer, freePort, natsServerBinary, type TestNatsServer } from "./nats-server.js";
+export { watchEvents, nextReconnect, type EventLog } from "./events.js";
