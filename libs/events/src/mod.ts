@@ -9,3 +9,4 @@ export * from "./publisher.js";
 export * from "./consumer.js";
 export * from "./logger.js";
 export * from "./runtime.js";
+export * from "./state.js";

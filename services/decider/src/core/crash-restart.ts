@@ -1,0 +1,55 @@
+import { derivedId, is, type VigilEvent } from "@vigil/events";
+import { backoffDelay } from "./backoff.js";
+import { draft, type Draft, type Policy } from "./policy.js";
+import { workerOf, type DeciderState } from "@vigil/events";
+
+function describeExit(d: { code: number | null; signal: string | null; error?: string }): string {
+  if (d.error) return `could not start: ${d.error}`;
+  if (d.signal) return `killed by ${d.signal}`;
+  return `exited with code ${d.code}`;
+}
+
+/**
+ * A worker that exits without Vigil asking it to is restarted, with exponential backoff (the first
+ * retry immediate). More than maxRestarts inside windowMs is a crash loop: no more restarts, the
+ * worker is flapping and the incident escalated. A worker that stays up stableMs resolves it.
+ */
+export const crashRestart: Policy = {
+  name: "crash-restart",
+  decide(state: DeciderState, e: VigilEvent, ctx): Draft[] {
+    if (is(e, "obs.worker.exited")) {
+      if (e.data.expected) return [];
+      const name = e.data.worker;
+      const w = workerOf(state, name);
+      if (w.status === "flapping") return [];
+      const p = ctx.restartPolicy(name);
+      const now = Date.parse(e.time);
+      const recent = w.restartTimes.filter((t) => t > now - p.windowMs).length;
+      const incident = w.incident ?? e.incident ?? derivedId(e.id, "incident");
+      const reason = describeExit(e.data);
+      const out: Draft[] = [];
+      if (!w.incident) out.push(draft("dec.incident.opened", { worker: name, reason: `${name} ${reason}` }, incident));
+      if (recent >= p.maxRestarts) {
+        out.push(
+          draft(
+            "dec.incident.escalated",
+            { worker: name, reason: `crash loop: ${name} ${reason} after ${recent} restarts within ${p.windowMs} ms; restarts stopped`, restarts: recent, windowMs: p.windowMs },
+            incident,
+          ),
+        );
+        return out;
+      }
+      const delayMs = backoffDelay(w.attempt, p);
+      out.push(draft("dec.remediation.decided", { worker: name, policy: "crash-restart", action: "restart", attempt: w.attempt, delayMs, reason }, incident));
+      out.push(draft("cmd.worker.restart", { worker: name, delayMs, reason, requestedBy: "decider" }, incident));
+      return out;
+    }
+    if (is(e, "obs.worker.stable")) {
+      const w = workerOf(state, e.data.worker);
+      if (w.incident && w.pid === e.data.pid && w.status === "running") {
+        return [draft("dec.incident.resolved", { worker: e.data.worker, reason: `${e.data.worker} up ${e.data.uptimeMs} ms after ${w.attempt} restart(s)` }, w.incident)];
+      }
+    }
+    return [];
+  },
+};

@@ -1,0 +1,64 @@
+import { derivedId, makeEvent, parseSubject, RestartPolicySchema, type RestartPolicy, type VigilConfig, type VigilEvent } from "@vigil/events";
+import { crashRestart } from "./crash-restart.js";
+import { evolve } from "./evolve.js";
+import type { Policy, PolicyContext } from "./policy.js";
+import { initialState, type DeciderState } from "@vigil/events";
+
+export interface Decider {
+  initialState: DeciderState;
+  /** The decisions (decision, incident and command events) an input event leads to. Pure. */
+  decide(state: DeciderState, event: VigilEvent): VigilEvent[];
+  evolve(state: DeciderState, event: VigilEvent): DeciderState;
+  /** decide, then fold the input and the decisions: what the service and a replay both run. */
+  step(state: DeciderState, event: VigilEvent): { state: DeciderState; decisions: VigilEvent[] };
+  /** Whether an event is input for the decider (observations, outcomes, lifecycle) rather than its own output. */
+  isInput(event: Pick<VigilEvent, "subject">): boolean;
+}
+
+export const DEFAULT_POLICIES: Policy[] = [crashRestart];
+
+export function createDecider(config: Pick<VigilConfig, "device" | "workers">, policies: Policy[] = DEFAULT_POLICIES): Decider {
+  const defaults = RestartPolicySchema.parse({});
+  const byWorker = new Map<string, RestartPolicy>(config.workers.map((w) => [w.name, w.restart]));
+  const ctx: PolicyContext = { restartPolicy: (name) => byWorker.get(name) ?? defaults };
+  const source = `vigil/${config.device}/decider`;
+
+  function decide(state: DeciderState, e: VigilEvent): VigilEvent[] {
+    const out: VigilEvent[] = [];
+    for (const p of policies) {
+      p.decide(state, e, ctx).forEach((d, i) => {
+        // Same input, same policy → same ids: a re-decision is dropped by JetStream and the supervisor.
+        const id = derivedId(e.id, p.name, String(i), d.name);
+        out.push(makeEvent(config.device, source, d.name, d.data as never, { id, time: e.time, incident: d.incident, causation: e.id, correlation: d.incident }));
+      });
+    }
+    return out;
+  }
+
+  return {
+    initialState,
+    decide,
+    evolve,
+    step(state, e) {
+      const decisions = decide(state, e);
+      return { state: decisions.reduce(evolve, evolve(state, e)), decisions };
+    },
+    isInput(e) {
+      const k = parseSubject(e.subject)?.kind;
+      return k === "obs" || k === "out" || (k === "sys" && !e.subject.endsWith(".sys.deadletter"));
+    },
+  };
+}
+
+/** Runs events through the decider from its initial state: what a full replay from sequence 1 does. */
+export function replay(decider: Decider, events: Iterable<VigilEvent>, from: DeciderState = decider.initialState): { state: DeciderState; decisions: VigilEvent[] } {
+  let state = from;
+  const decisions: VigilEvent[] = [];
+  for (const e of events) {
+    if (!decider.isInput(e)) continue;
+    const r = decider.step(state, e);
+    state = r.state;
+    decisions.push(...r.decisions);
+  }
+  return { state, decisions };
+}

@@ -1,0 +1,72 @@
+import { eventName, type VigilEvent } from "@vigil/events";
+import { CLOSED_INCIDENTS_KEPT, workerOf, type DeciderState, type IncidentView, type WorkerView } from "@vigil/events";
+
+/** Restart times older than this many entries are never needed (maxRestarts is far below). */
+const RESTART_TIMES_KEPT = 64;
+
+function withWorker(s: DeciderState, name: string, f: (w: WorkerView) => WorkerView): DeciderState {
+  return { ...s, workers: { ...s.workers, [name]: f(workerOf(s, name)) } };
+}
+
+function closeIncident(s: DeciderState, id: string | undefined, status: IncidentView["status"], time: string): DeciderState {
+  const inc = id ? s.incidents[id] : undefined;
+  if (!inc || !id) return s;
+  const incidents = { ...s.incidents, [id]: { ...inc, status, closedAt: time } };
+  const closed = Object.values(incidents).filter((i) => i.status !== "open");
+  for (const old of closed.slice(0, Math.max(0, closed.length - CLOSED_INCIDENTS_KEPT))) delete incidents[old.id];
+  return { ...s, incidents };
+}
+
+/** Folds one event (an observation, an outcome, or one of the decider's own decisions) into the state. */
+export function evolve(s: DeciderState, e: VigilEvent): DeciderState {
+  const name = eventName(e);
+  const d = e.data as Record<string, any>;
+  const t = Date.parse(e.time);
+  switch (name) {
+    case "obs.worker.started":
+      // A fresh start by the supervisor: history of the previous run no longer applies.
+      return withWorker(s, d.worker, (w) => ({ ...w, status: "running", pid: d.pid, startedAt: t, attempt: 0, restartTimes: [] }));
+    case "out.worker.restarted":
+    case "out.worker.started":
+      return withWorker(s, d.worker, (w) => {
+        const next: WorkerView = { ...w, status: "running", pid: d.pid, startedAt: t };
+        // An operator's restart clears the crash-loop record; the decider's own keeps counting.
+        return d.requestedBy === "decider" ? next : { ...next, attempt: 0, restartTimes: [] };
+      });
+    case "obs.worker.exited":
+      return withWorker(s, d.worker, (w) => ({
+        ...w,
+        status: w.status === "flapping" ? "flapping" : d.expected ? "stopped" : "exited",
+        pid: undefined,
+      }));
+    case "obs.worker.stable":
+      return withWorker(s, d.worker, (w) => (w.pid === d.pid ? { ...w, attempt: 0 } : w));
+    case "out.worker.stopped":
+    case "out.worker.killed":
+      return withWorker(s, d.worker, (w) => ({ ...w, status: "stopped", pid: undefined }));
+    case "out.worker.paused":
+      return withWorker(s, d.worker, (w) => ({ ...w, status: "paused" }));
+    case "out.worker.resumed":
+      return withWorker(s, d.worker, (w) => ({ ...w, status: "running" }));
+    case "dec.remediation.decided":
+      if (d.action !== "restart") return s;
+      return withWorker(s, d.worker, (w) => ({
+        ...w,
+        status: "restarting",
+        attempt: w.attempt + 1,
+        restarts: w.restarts + 1,
+        restartTimes: [...w.restartTimes, t].slice(-RESTART_TIMES_KEPT),
+      }));
+    case "dec.incident.opened": {
+      const id = e.incident!;
+      const s2 = withWorker(s, d.worker, (w) => ({ ...w, incident: id }));
+      return { ...s2, incidents: { ...s2.incidents, [id]: { id, worker: d.worker, status: "open", reason: d.reason, openedAt: e.time } } };
+    }
+    case "dec.incident.resolved":
+      return withWorker(closeIncident(s, e.incident, "resolved", e.time), d.worker, (w) => ({ ...w, incident: undefined }));
+    case "dec.incident.escalated":
+      return withWorker(closeIncident(s, e.incident, "escalated", e.time), d.worker, (w) => ({ ...w, incident: undefined, status: "flapping" }));
+    default:
+      return s;
+  }
+}

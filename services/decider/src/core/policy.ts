@@ -1,0 +1,24 @@
+import type { DataInput, EventName, RestartPolicy, VigilEvent } from "@vigil/events";
+import type { DeciderState } from "@vigil/events";
+
+/** What a policy wants published; the decider turns it into an event with a deterministic id. */
+export interface Draft<N extends EventName = EventName> {
+  name: N;
+  data: DataInput<N>;
+  incident?: string;
+}
+
+export interface PolicyContext {
+  /** Restart settings of a worker (from config; defaults for undeclared names). */
+  restartPolicy(worker: string): RestartPolicy;
+}
+
+/** A policy: pure, clock-free; time comes from `event.time`. */
+export interface Policy {
+  name: string;
+  decide(state: DeciderState, event: VigilEvent, ctx: PolicyContext): Draft[];
+}
+
+export function draft<N extends EventName>(name: N, data: DataInput<N>, incident?: string): Draft {
+  return incident ? { name, data, incident } : { name, data };
+}

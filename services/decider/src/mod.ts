@@ -1,0 +1,3 @@
+export * from "./core/mod.js";
+export { startDecider, type DeciderServiceOptions } from "./service.js";
+export { snapshotStore, type SnapshotStore } from "./snapshot.js";

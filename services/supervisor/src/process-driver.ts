@@ -1,0 +1,184 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { Logger, WorkerConfig } from "@vigil/events";
+
+export type RunStatus = "running" | "paused" | "stopped" | "exited";
+
+export interface ExitInfo {
+  worker: string;
+  pid?: number;
+  code: number | null;
+  signal: string | null;
+  /** Vigil asked for it (stop, restart, kill, shutdown). */
+  expected: boolean;
+  uptimeMs: number;
+  error?: string;
+}
+
+export interface DriverEvents {
+  onStarted(worker: string, pid: number, at: number): void;
+  onExited(info: ExitInfo): void;
+  onStable(worker: string, pid: number, uptimeMs: number): void;
+  /** The pids the driver is responsible for changed (for the orphan registry). */
+  onPidsChanged(pids: Record<string, number>): void;
+}
+
+interface Run {
+  child: ChildProcess;
+  pid: number;
+  startedAt: number;
+  expected: boolean;
+  paused: boolean;
+  exited: Promise<void>;
+  stableTimer?: NodeJS.Timeout;
+}
+
+/** Epoch ms with sub-ms precision. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Runs declared workers as child processes, each in its own process group, and reports exits the
+ * moment Node sees them (no polling). Knows nothing of the bus: the service wires it up.
+ */
+export class ProcessDriver {
+  private readonly runs = new Map<string, Run>();
+  private readonly workers: Map<string, WorkerConfig>;
+
+  constructor(
+    workers: WorkerConfig[],
+    private readonly opts: { baseDir: string; logDir: string; log: Logger; events: DriverEvents },
+  ) {
+    this.workers = new Map(workers.map((w) => [w.name, w]));
+    mkdirSync(opts.logDir, { recursive: true });
+  }
+
+  declared(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  config(name: string): WorkerConfig | undefined {
+    return this.workers.get(name);
+  }
+
+  status(name: string): { status: RunStatus; pid?: number } {
+    const r = this.runs.get(name);
+    if (!r) return { status: "stopped" };
+    return { status: r.paused ? "paused" : "running", pid: r.pid };
+  }
+
+  pids(): Record<string, number> {
+    return Object.fromEntries([...this.runs].map(([n, r]) => [n, r.pid]));
+  }
+
+  /** Spawns the worker; resolves with its pid, or rejects when the program cannot be started. */
+  start(name: string): Promise<number> {
+    const w = this.workers.get(name);
+    if (!w) return Promise.reject(new Error(`unknown worker "${name}"`));
+    const existing = this.runs.get(name);
+    if (existing) return Promise.resolve(existing.pid);
+    const out = openSync(join(this.opts.logDir, `${name}.log`), "a");
+    let child: ChildProcess;
+    const t0 = nowMs();
+    try {
+      child = spawn(w.command, w.args, {
+        cwd: resolve(this.opts.baseDir, w.cwd ?? "."),
+        env: { ...process.env, ...w.env, VIGIL_WORKER: name },
+        // Own process group: stop/pause reach the worker's children too, and a Ctrl-C meant for vigil does not.
+        detached: true,
+        stdio: ["ignore", out, out],
+      });
+    } finally {
+      closeSync(out);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      return new Promise((_, reject) => {
+        child.once("error", (err: NodeJS.ErrnoException) => {
+          const msg = `${w.command}: ${err.code ?? err.message}`;
+          this.opts.events.onExited({ worker: name, code: null, signal: null, expected: false, uptimeMs: 0, error: msg });
+          reject(new Error(msg));
+        });
+      });
+    }
+    const at = nowMs();
+    let resolveExit!: () => void;
+    const run: Run = { child, pid, startedAt: at, expected: false, paused: false, exited: new Promise((r) => (resolveExit = r)) };
+    this.runs.set(name, run);
+    child.on("error", (err) => this.opts.log.warn({ worker: name, err: err.message }, "worker process error"));
+    child.on("exit", (code, signal) => {
+      if (run.stableTimer) clearTimeout(run.stableTimer);
+      // The leader is gone; take whatever it left behind in its group with it.
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        /* group already empty */
+      }
+      if (this.runs.get(name) === run) this.runs.delete(name);
+      this.opts.events.onPidsChanged(this.pids());
+      this.opts.events.onExited({ worker: name, pid, code, signal, expected: run.expected, uptimeMs: Math.max(0, nowMs() - run.startedAt) });
+      resolveExit();
+    });
+    run.stableTimer = setTimeout(() => {
+      if (this.runs.get(name) === run) this.opts.events.onStable(name, pid, Math.round(nowMs() - run.startedAt));
+    }, w.restart.stableMs);
+    run.stableTimer.unref();
+    this.opts.log.debug({ worker: name, pid, spawnMs: at - t0 }, "worker spawned");
+    this.opts.events.onPidsChanged(this.pids());
+    this.opts.events.onStarted(name, pid, at);
+    return Promise.resolve(pid);
+  }
+
+  /** SIGTERM to the group, SIGKILL after the grace period; resolves when the worker has exited. */
+  async stop(name: string, graceMs?: number): Promise<void> {
+    const r = this.runs.get(name);
+    if (!r) return;
+    r.expected = true;
+    const grace = graceMs ?? this.workers.get(name)?.stopGraceMs ?? 5_000;
+    this.signalGroup(r, "SIGTERM");
+    if (r.paused) this.signalGroup(r, "SIGCONT"); // a stopped process cannot act on SIGTERM
+    const timer = setTimeout(() => this.signalGroup(r, "SIGKILL"), grace);
+    await r.exited;
+    clearTimeout(timer);
+  }
+
+  /** Sends a signal to the worker's group and waits for the exit (kill command). */
+  async kill(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const r = this.runs.get(name);
+    if (!r) return;
+    r.expected = true;
+    this.signalGroup(r, signal);
+    if (r.paused) this.signalGroup(r, "SIGCONT");
+    await r.exited;
+  }
+
+  pause(name: string): void {
+    const r = this.runs.get(name);
+    if (!r || r.paused) return;
+    this.signalGroup(r, "SIGSTOP");
+    r.paused = true;
+  }
+
+  resume(name: string): void {
+    const r = this.runs.get(name);
+    if (!r || !r.paused) return;
+    this.signalGroup(r, "SIGCONT");
+    r.paused = false;
+  }
+
+  /** Stops every worker (shutdown): all at once, each with its grace period. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.runs.keys()].map((n) => this.stop(n)));
+  }
+
+  private signalGroup(r: Run, signal: NodeJS.Signals): void {
+    try {
+      process.kill(-r.pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+    }
+  }
+}

@@ -1,0 +1,191 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  createPublisher,
+  derivedId,
+  deviceFilter,
+  eventName,
+  startConsumer,
+  type DataOf,
+  type Publisher,
+  type ServiceContext,
+  type VigilEvent,
+  type WorkerAction,
+} from "@vigil/events";
+import { ExecutedCommands, PidRegistry } from "./local-state.js";
+import { planCommand, type Step } from "./plan.js";
+import { ProcessDriver } from "./process-driver.js";
+
+type CommandData = DataOf<"cmd.worker.restart">;
+
+/**
+ * Owns the workers: starts what the config declares, turns process exits into observations at once,
+ * and executes commands from the bus (each id at most once) through plan → steps → executors.
+ */
+export async function startSupervisor(ctx: ServiceContext): Promise<() => Promise<void>> {
+  const { config, log } = ctx;
+  const dir = join(config.dataDir, "supervisor");
+  mkdirSync(dir, { recursive: true });
+  // Observations and outcomes must survive a bus outage: they go through a durable outbox.
+  const bus: Publisher = await createPublisher(ctx.nc, { device: config.device, source: `vigil/${config.device}/supervisor`, outboxDir: join(dir, "outbox"), log });
+  const executed = await ExecutedCommands.open(join(dir, "commands"), config.stream.maxAgeSeconds * 1000);
+  const registry = new PidRegistry(join(dir, "pids.json"));
+  for (const o of registry.reapOrphans()) log.warn(o, "stopped a worker left running by an earlier supervisor");
+
+  /** The incident a worker's current trouble belongs to (learned from commands), so its next exit carries it. */
+  const incidents = new Map<string, string>();
+  const restarts = new Map<string, number>();
+  const startedAt = new Map<string, number>();
+  const emit = (...args: Parameters<Publisher["emit"]>) =>
+    bus.emit(...args).catch((err) => log.error({ err: (err as Error).message, type: args[0] }, "could not record event"));
+
+  const driver = new ProcessDriver(config.workers, {
+    baseDir: config.configDir,
+    logDir: join(dir, "logs"),
+    log,
+    events: {
+      // Reported by the caller, which knows whether it was a boot or a command.
+      onStarted: (worker, _pid, at) => void startedAt.set(worker, at),
+      onExited(info) {
+        const { error, ...rest } = info;
+        const incident = info.expected ? undefined : (incidents.get(info.worker) ?? derivedId(config.device, info.worker, String(info.pid ?? "nopid"), String(Date.now()), "incident"));
+        if (incident) incidents.set(info.worker, incident);
+        log.info({ ...info }, info.expected ? "worker stopped" : "worker exited unexpectedly");
+        void emit("obs.worker.exited", { ...rest, uptimeMs: Math.round(info.uptimeMs), ...(error ? { error } : {}) }, { incident });
+      },
+      onStable(worker, pid, uptimeMs) {
+        const incident = incidents.get(worker);
+        incidents.delete(worker);
+        void emit("obs.worker.stable", { worker, pid, uptimeMs }, { incident });
+      },
+      onPidsChanged: (pids) => registry.write(pids),
+    },
+  });
+
+  // Per-worker queue: a delayed restart and a stop for the same worker never interleave.
+  const queues = new Map<string, Promise<void>>();
+  const enqueue = (worker: string, job: () => Promise<void>) => {
+    const next = (queues.get(worker) ?? Promise.resolve()).then(job, job);
+    queues.set(worker, next.catch(() => undefined));
+    return next;
+  };
+
+  let stopping = false;
+  const waits = new Set<() => void>();
+  const executors: Record<Step["action"], (worker: string, step: Step) => Promise<void>> = {
+    // A backoff delay; shutdown cuts it short (and then nothing further runs).
+    wait: (_w, s) =>
+      new Promise((r) => {
+        const done = () => {
+          clearTimeout(t);
+          waits.delete(done);
+          r();
+        };
+        const t = setTimeout(done, (s as { ms: number }).ms);
+        waits.add(done);
+      }),
+    stop: (w) => driver.stop(w),
+    start: async (w) => {
+      await driver.start(w);
+    },
+    pause: async (w) => driver.pause(w),
+    resume: async (w) => driver.resume(w),
+    kill: (w, s) => driver.kill(w, (s as { signal: NodeJS.Signals }).signal),
+  };
+
+  async function execute(cmd: VigilEvent<CommandData>, action: WorkerAction): Promise<void> {
+    const { worker } = cmd.data;
+    const declared = driver.config(worker) !== undefined;
+    const before = driver.status(worker);
+    const plan = planCommand(action, worker, { declared, ...before }, { delayMs: cmd.data.delayMs, signal: cmd.data.signal, declared: driver.declared() });
+    const meta = { incident: cmd.incident, causation: cmd.id, correlation: cmd.correlation ?? cmd.incident };
+    if (!plan.ok) {
+      log.warn({ command: cmd.id, action, worker, reason: plan.reason }, "command rejected");
+      await emit("out.command.rejected", { command: cmd.id, action, worker, reason: plan.reason }, meta);
+      return;
+    }
+    if (cmd.incident) incidents.set(worker, cmd.incident);
+    await enqueue(worker, async () => {
+      const previousPid = driver.status(worker).pid ?? before.pid;
+      try {
+        for (const step of plan.steps) {
+          if (stopping) return;
+          await executors[step.action](worker, step);
+        }
+      } catch (err) {
+        log.error({ command: cmd.id, action, worker, err: (err as Error).message }, "command failed");
+        await emit("out.command.failed", { command: cmd.id, action, worker, error: (err as Error).message }, meta);
+        return;
+      }
+      if (stopping) return;
+      const now = driver.status(worker);
+      if (action === "restart" || action === "start") restarts.set(worker, (restarts.get(worker) ?? 0) + (action === "restart" ? 1 : 0));
+      await emit(plan.outcome, {
+        worker,
+        command: cmd.id,
+        requestedBy: cmd.data.requestedBy,
+        ...(now.pid ? { pid: now.pid } : {}),
+        ...(previousPid && previousPid !== now.pid ? { previousPid } : {}),
+        at: startedAt.get(worker),
+      } as never, meta);
+    });
+  }
+
+  // Boot: every declared worker starts.
+  for (const w of config.workers) {
+    try {
+      const pid = await driver.start(w.name);
+      await emit("obs.worker.started", { worker: w.name, pid, command: [w.command, ...w.args].join(" ") });
+    } catch (err) {
+      log.error({ worker: w.name, err: (err as Error).message }, "worker could not start");
+    }
+  }
+
+  const consumer = await startConsumer(ctx.nc, {
+    stream: config.stream.name,
+    durable: "supervisor",
+    filterSubject: deviceFilter(config.device, "cmd"),
+    deadLetters: ctx.publisher,
+    log,
+    handler: async (e) => {
+      const name = eventName(e);
+      const action = name?.startsWith("cmd.worker.") ? (name.slice("cmd.worker.".length) as WorkerAction) : undefined;
+      if (!action) throw new Error(`not a worker command: ${e.type}`);
+      if (await executed.has(e.id)) {
+        log.info({ command: e.id, action }, "command already executed, skipped");
+        return;
+      }
+      // Recorded before running: after a crash mid-command it is not run again (at most once).
+      await executed.add(e.id);
+      // Not awaited: a delayed restart must not hold up commands for other workers.
+      void execute(e as VigilEvent<CommandData>, action);
+    },
+  });
+
+  const heartbeat = setInterval(() => {
+    void emit("sys.service.heartbeat", {
+      service: "supervisor",
+      pid: process.pid,
+      uptimeMs: Math.round(process.uptime() * 1000),
+      rssBytes: process.memoryUsage.rss(),
+      outbox: bus.pending(),
+      workers: config.workers.map((w) => {
+        const s = driver.status(w.name);
+        return { name: w.name, status: s.status, ...(s.pid ? { pid: s.pid } : {}), restarts: restarts.get(w.name) ?? 0 };
+      }),
+    });
+  }, config.supervisor.heartbeatMs);
+  heartbeat.unref();
+
+  return async () => {
+    clearInterval(heartbeat);
+    stopping = true;
+    for (const release of [...waits]) release();
+    await consumer.stop();
+    await driver.stopAll();
+    await Promise.all([...queues.values()]);
+    await bus.flush();
+    await bus.close();
+    await executed.close();
+  };
+}
