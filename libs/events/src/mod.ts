@@ -10,3 +10,4 @@ export * from "./consumer.js";
 export * from "./logger.js";
 export * from "./runtime.js";
 export * from "./state.js";
+export * from "./reader.js";

@@ -83,6 +83,11 @@ export async function runService(service: string, start: StartService): Promise<
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // Started by `vigil up` with an IPC channel: when it goes away (even killed with -9), stop too.
+  if (process.channel) {
+    process.on("disconnect", () => onSignal("SIGTERM"));
+    process.channel.unref();
+  }
   try {
     running = await startService(service, config, start, log);
     if (signalled) await running.stop("signal during start").then(() => process.exit(0));

@@ -1,7 +1,6 @@
-import { DeliverPolicy, jetstream, type ConsumerMessages } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeEvent } from "../codec.js";
 import type { VigilEvent } from "../envelope.js";
+import { tailEvents } from "../reader.js";
 
 export interface EventLog {
   /** Every event read so far, in stream order, with its stream sequence. */
@@ -18,24 +17,12 @@ export interface EventLog {
  * not on sleeps, and see everything the stream holds — also what arrived while they were not looking.
  */
 export async function watchEvents(nc: NatsConnection, opts: { stream?: string; filter?: string } = {}): Promise<EventLog> {
-  const js = jetstream(nc);
-  const consumer = await js.consumers.get(opts.stream ?? "VIGIL", {
-    filter_subjects: opts.filter ?? "vigil.>",
-    deliver_policy: DeliverPolicy.All,
-  });
   const events: Array<VigilEvent & { seq: number }> = [];
   const waiters = new Set<() => void>();
-  const messages: ConsumerMessages = await consumer.consume();
-  const loop = (async () => {
-    for await (const m of messages) {
-      try {
-        events.push({ ...decodeEvent(m.subject, m.data), seq: m.seq });
-      } catch {
-        // Invalid payloads are the dead-letter path's business; a test that wants them reads raw.
-      }
-      for (const w of [...waiters]) w();
-    }
-  })();
+  const tail = await tailEvents(nc, { stream: opts.stream, filter: opts.filter, from: "all" }, (e) => {
+    events.push(e);
+    for (const w of [...waiters]) w();
+  });
 
   function waitForCount(what: string, pred: (e: VigilEvent) => boolean, count: number, timeoutMs = 10_000): Promise<VigilEvent[]> {
     return new Promise((resolve, reject) => {
@@ -65,10 +52,7 @@ export async function watchEvents(nc: NatsConnection, opts: { stream?: string; f
       return first as VigilEvent & { seq: number };
     },
     waitForCount,
-    async close() {
-      messages.stop();
-      await loop.catch(() => undefined);
-    },
+    close: () => tail.stop(),
   };
 }
 

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+
+export const VIGIL_MAIN = join(dirname(fileURLToPath(import.meta.url)), "main.js");
+
+export interface RunningVigil {
+  child: ChildProcess;
+  dir: string;
+  output(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Writes a config into a fresh temp dir and returns its path. */
+export function writeConfig(config: object): string {
+  const dir = mkdtempSync(join(tmpdir(), "vigil-e2e-"));
+  const file = join(dir, "vigil.yaml");
+  writeFileSync(file, stringify({ dataDir: "data", ...config }));
+  return file;
+}
+
+/** Runs `vigil <args>` to completion. */
+export function runVigil(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [VIGIL_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    c.stdout.on("data", (d) => (stdout += d));
+    c.stderr.on("data", (d) => (stderr += d));
+    c.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts `vigil up -q` with the config file against a NATS URL and waits until it says it is running. */
+export async function vigilUp(configFile: string, natsUrl: string): Promise<RunningVigil> {
+  const child = spawn(process.execPath, [VIGIL_MAIN, "up", "-q", "--config", configFile], {
+    env: { ...process.env, VIGIL_NATS_URL: natsUrl, VIGIL_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`vigil up did not start in 20 s:\n${out}`)), 20_000);
+    child.stdout!.on("data", () => {
+      if (out.includes("vigil: running")) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`vigil up exited with ${code}:\n${out}`));
+    });
+  });
+  child.removeAllListeners("exit");
+  return {
+    child,
+    dir: dirname(configFile),
+    output: () => out,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once("exit", (code) => resolve(code));
+        child.kill("SIGTERM");
+      }),
+  };
+}

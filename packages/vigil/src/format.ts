@@ -1,0 +1,61 @@
+import { eventName, type VigilEvent } from "@vigil/events";
+
+/** One readable line per event, for `vigil up`'s live feed and `vigil events`. */
+export function formatEvent(e: VigilEvent & { seq?: number }): string {
+  const name = eventName(e) ?? e.type;
+  const d = (e.data ?? {}) as Record<string, any>;
+  const time = e.time.slice(11, 23);
+  const inc = e.incident ? ` [incident ${e.incident.slice(0, 8)}]` : "";
+  const seq = e.seq !== undefined ? `#${e.seq} ` : "";
+  let what: string;
+  switch (name) {
+    case "obs.worker.started":
+      what = `${d.worker} started, pid ${d.pid}`;
+      break;
+    case "obs.worker.exited":
+      what = d.error
+        ? `${d.worker} could not start: ${d.error}`
+        : `${d.worker} (pid ${d.pid}) ${d.expected ? "stopped" : "exited"}: ${d.signal ? `signal ${d.signal}` : `code ${d.code}`} after ${d.uptimeMs} ms`;
+      break;
+    case "obs.worker.stable":
+      what = `${d.worker} stable (pid ${d.pid}, up ${d.uptimeMs} ms)`;
+      break;
+    case "dec.remediation.decided":
+      what = `decided: ${d.action} ${d.worker} (policy ${d.policy}, attempt ${d.attempt}, delay ${d.delayMs} ms)`;
+      break;
+    case "dec.incident.opened":
+      what = `incident opened: ${d.reason}`;
+      break;
+    case "dec.incident.resolved":
+      what = `incident resolved: ${d.reason}`;
+      break;
+    case "dec.incident.escalated":
+      what = `INCIDENT ESCALATED: ${d.reason}`;
+      break;
+    case "out.command.rejected":
+      what = `command ${d.action} ${d.worker} rejected: ${d.reason}`;
+      break;
+    case "out.command.failed":
+      what = `command ${d.action} ${d.worker} failed: ${d.error}`;
+      break;
+    case "sys.service.started":
+    case "sys.service.stopped":
+      what = `service ${d.service} ${name.endsWith("started") ? "started" : `stopped (${d.reason})`}`;
+      break;
+    case "sys.deadletter":
+      what = `dead letter from ${d.consumer}: ${d.reason} (${d.subject})`;
+      break;
+    default:
+      if (name.startsWith("cmd.")) what = `command: ${name.slice(4)} ${d.worker}${d.delayMs ? ` in ${d.delayMs} ms` : ""} (by ${d.requestedBy})`;
+      else if (name.startsWith("out.")) what = `${name.slice(4)}: ${d.worker}${d.pid ? ` pid ${d.pid}` : ""}${d.previousPid ? ` (was ${d.previousPid})` : ""}`;
+      else what = JSON.stringify(d).slice(0, 160);
+  }
+  return `${seq}${time} ${name.split(".")[0]} ${what}${inc}`;
+}
+
+/** A plain text table: header, rows, columns padded to the widest cell. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => r.map((c, i) => (c ?? "").padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  return [line(head), ...rows.map(line)].join("\n");
+}

@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connectBus, ensureStream, loadConfig, tailEvents, type VigilConfig } from "@vigil/events";
+import { findNatsServer, startEmbeddedNats, type EmbeddedNats } from "./embedded-nats.js";
+import { formatEvent } from "./format.js";
+import { DEMO_CONFIG, runtimeFile, serviceMain, SERVICES, type ServiceName } from "./paths.js";
+
+export interface UpOptions {
+  config?: string;
+  dataDir?: string;
+  natsUrl?: string;
+  port: number;
+  quiet: boolean;
+}
+
+interface ManagedService {
+  name: ServiceName;
+  child?: ChildProcess;
+  restarts: number;
+  stopping: boolean;
+}
+
+const say = (msg: string) => process.stdout.write(`vigil: ${msg}\n`);
+
+/**
+ * Runs Vigil on this machine: an embedded nats-server (unless a URL is given), each service as its
+ * own process (restarted if it dies), and a live feed of events. Ctrl-C stops it all cleanly.
+ */
+export async function up(o: UpOptions): Promise<number> {
+  const configPath = o.config ?? process.env.VIGIL_CONFIG ?? (existsSync("vigil.yaml") ? "vigil.yaml" : DEMO_CONFIG);
+  const isDemo = resolve(configPath) === DEMO_CONFIG;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // The bundled demo keeps its data in ./.vigil of wherever vigil up runs.
+  if (o.dataDir) env.VIGIL_DATA_DIR = resolve(o.dataDir);
+  else if (isDemo && !env.VIGIL_DATA_DIR) env.VIGIL_DATA_DIR = resolve(".vigil");
+  const natsUrl = o.natsUrl ?? env.VIGIL_NATS_URL;
+  if (natsUrl) env.VIGIL_NATS_URL = natsUrl;
+  let config: VigilConfig = loadConfig(configPath, env); // a ConfigError ends here with exit 2
+  say(`config ${resolve(configPath)}${isDemo ? " (the bundled demo)" : ""}; device ${config.device}; data in ${config.dataDir}`);
+  mkdirSync(config.dataDir, { recursive: true });
+
+  let nats: EmbeddedNats | undefined;
+  if (!natsUrl) {
+    const { bin, version } = findNatsServer(env);
+    nats = await startEmbeddedNats(bin, { port: o.port, dataDir: config.dataDir, name: `vigil-${config.device}` });
+    env.VIGIL_NATS_URL = nats.url;
+    config = loadConfig(configPath, env);
+    say(`started ${version} (JetStream, store ${join(config.dataDir, "nats")}) at ${nats.url}`);
+  } else {
+    say(`using the NATS server at ${natsUrl}`);
+  }
+
+  try {
+    return await run(o, config, configPath, env, nats);
+  } catch (err) {
+    await nats?.stop(); // never leave the embedded server behind
+    throw err;
+  }
+}
+
+async function run(o: UpOptions, config: VigilConfig, configPath: string, env: NodeJS.ProcessEnv, nats: EmbeddedNats | undefined): Promise<number> {
+  const nc = await connectBus(config.nats, "vigil-up", { waitOnFirstConnect: false });
+  await ensureStream(await jetstreamManager(nc, { checkAPI: false }), config.stream);
+  env.VIGIL_CONFIG = resolve(configPath);
+
+  const logDir = join(config.dataDir, "logs");
+  mkdirSync(logDir, { recursive: true });
+  const services: ManagedService[] = SERVICES.map((name) => ({ name, restarts: 0, stopping: false }));
+  let shuttingDown = false;
+
+  function launch(s: ManagedService): void {
+    const out = openSync(join(logDir, `${s.name}.log`), "a");
+    // Own process group, so a Ctrl-C reaches only vigil up, which then stops services in order; the IPC
+    // channel tells a service when vigil up is gone (even after kill -9), so none is left behind.
+    const child = spawn(process.execPath, [serviceMain(s.name)], { env, stdio: ["ignore", out, out, "ipc"], detached: true });
+    closeSync(out);
+    s.child = child;
+    child.once("exit", (code, signal) => {
+      if (s.stopping || shuttingDown) return;
+      s.restarts++;
+      const delay = Math.min(10_000, 250 * 2 ** Math.min(s.restarts - 1, 6));
+      say(`service ${s.name} died (${signal ?? `code ${code}`}); restarting it in ${delay} ms — log: ${join(logDir, `${s.name}.log`)}`);
+      if (code === 2) {
+        say(`service ${s.name} refused its configuration; see its log`);
+      }
+      setTimeout(() => !shuttingDown && launch(s), delay);
+    });
+  }
+  for (const s of services) launch(s);
+  say(`services: ${services.map((s) => `${s.name} (pid ${s.child?.pid})`).join(", ")}; logs in ${logDir}`);
+
+  writeFileSync(runtimeFile(config.dataDir), JSON.stringify({ natsUrl: config.nats.url, device: config.device, pid: process.pid, configPath: resolve(configPath), startedAt: new Date().toISOString() }, null, 2));
+
+  // The live feed: what happens from now on, one line per event (heartbeats left out).
+  const feed = o.quiet
+    ? undefined
+    : await tailEvents(nc, { stream: config.stream.name, filter: `vigil.${config.device}.>`, from: "new" }, (e) => {
+        if (!e.type.endsWith("heartbeat")) process.stdout.write(`${formatEvent(e)}\n`);
+      });
+
+  say(`running. Watch: nats sub --server ${config.nats.url} 'vigil.>'   Status: vigil status   Stop: Ctrl-C`);
+
+  return new Promise<number>((resolveExit) => {
+    const shutdown = async (sig: string) => {
+      if (shuttingDown) {
+        say(`second ${sig}: killing everything now`);
+        for (const s of services) s.child?.kill("SIGKILL");
+        nats?.child.kill("SIGKILL");
+        process.exit(1);
+      }
+      shuttingDown = true;
+      say(`${sig}: stopping services (workers first, then the bus)`);
+      // Reverse start order: the supervisor stops its workers while the decider can still see it happen.
+      for (const s of [...services].reverse()) {
+        s.stopping = true;
+        const c = s.child;
+        if (!c || c.exitCode !== null || c.signalCode !== null) continue;
+        await new Promise<void>((r) => {
+          const t = setTimeout(() => {
+            say(`${s.name} did not stop in 15 s; killing it`);
+            c.kill("SIGKILL");
+          }, 15_000);
+          c.once("exit", () => {
+            clearTimeout(t);
+            r();
+          });
+          c.kill("SIGTERM");
+        });
+      }
+      await feed?.stop();
+      await nc.close().catch(() => undefined);
+      if (nats) await nats.stop();
+      rmSync(runtimeFile(config.dataDir), { force: true });
+      say("stopped");
+      resolveExit(0);
+    };
+    process.on("SIGINT", () => void shutdown("SIGINT"));
+    process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  });
+}
