@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what Vigil needs on a fresh machine and builds it. Idempotent: safe to run every time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else echo "setup: need root for: $*" >&2; return 1; fi; }
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "setup: Node.js 20 or newer is required (https://nodejs.org or your package manager)" >&2
+  exit 2
+fi
+
+if [ -z "${VIGIL_NATS_SERVER:-}" ] && ! command -v nats-server >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    echo "setup: installing nats-server (Debian package)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+  else
+    echo "setup: nats-server is missing: install it (brew install nats-server, or a release from https://github.com/nats-io/nats-server/releases) or set VIGIL_NATS_SERVER" >&2
+    exit 2
+  fi
+fi
+# Debian's package enables a system-wide nats-server service; Vigil runs its own on its own port.
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "setup: building"
+npx turbo run build --output-logs=errors-only
