@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, eventName, is, type VigilEvent } from "@vigil/events";
 import { nextReconnect, startNatsServer, watchEvents, type EventLog } from "@vigil/events/testing";
@@ -7,6 +8,16 @@ import { createDecider, replay } from "@vigil/decider";
 import { loadConfig } from "@vigil/events";
 import { runVigil, vigilUp, writeConfig } from "./e2e-helpers.js";
 
+/** The process state letter from /proc (Z = a zombie nobody reaped: as good as gone). */
+function procState(pid: number): string | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return s.slice(s.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
+const alive = (pid: number) => ![undefined, "Z", "X"].includes(procState(pid));
 const data = <T>(e: VigilEvent) => e.data as T;
 const pidOf = (e: VigilEvent) => data<{ pid: number }>(e).pid;
 
@@ -175,6 +186,30 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
       await events.waitFor("still healing", (e) => is(e, "out.worker.restarted"));
       const info = await (await jetstreamManager(nc)).consumers.info("VIGIL", "supervisor");
       assert.equal(info.num_ack_pending, 0, "nothing stuck unacked");
+    } finally {
+      await events.close();
+      assert.equal(await vigil.stop(), 0, vigil.output());
+      await nc.close();
+      await srv.cleanup();
+    }
+  });
+
+  it("kill -9 of the supervisor: vigil up restarts it, it stops the workers its predecessor left and runs exactly one of each", async () => {
+    const srv = await startNatsServer();
+    const cfg = writeConfig({ device: "e2e-6", workers: [{ name: "sensor", command: "sleep", args: ["600"] }] });
+    const vigil = await vigilUp(cfg, srv.url);
+    const nc = await connectBus({ url: srv.url }, "test");
+    const events = await watchEvents(nc);
+    try {
+      const sup = await events.waitFor("supervisor started", (e) => is(e, "sys.service.started") && data<{ service: string }>(e).service === "supervisor");
+      const first = await events.waitFor("sensor started", (e) => is(e, "obs.worker.started"));
+      process.kill(data<{ pid: number }>(sup).pid, "SIGKILL");
+      const second = await events.waitForCount("sensor started again", (e) => is(e, "obs.worker.started"), 2, 20_000);
+      const oldPid = pidOf(first);
+      const newPid = pidOf(second[1]!);
+      assert.notEqual(newPid, oldPid);
+      assert.equal(alive(oldPid), false, `the orphan of the killed supervisor is gone (state ${procState(oldPid)})`);
+      process.kill(newPid, 0);
     } finally {
       await events.close();
       assert.equal(await vigil.stop(), 0, vigil.output());

@@ -99,6 +99,12 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
     const before = driver.status(worker);
     const plan = planCommand(action, worker, { declared, ...before }, { delayMs: cmd.data.delayMs, signal: cmd.data.signal, declared: driver.declared() });
     const meta = { incident: cmd.incident, causation: cmd.id, correlation: cmd.correlation ?? cmd.incident };
+    if (plan.ok && action === "restart" && cmd.data.requestedBy === "decider" && Date.parse(cmd.time) < bootTime) {
+      const reason = `superseded: ${worker} was started fresh when the supervisor booted, after the crash this restart answers`;
+      log.info({ command: cmd.id, worker }, reason);
+      await emit("out.command.rejected", { command: cmd.id, action, worker, reason }, meta);
+      return;
+    }
     if (!plan.ok) {
       log.warn({ command: cmd.id, action, worker, reason: plan.reason }, "command rejected");
       await emit("out.command.rejected", { command: cmd.id, action, worker, reason: plan.reason }, meta);
@@ -131,7 +137,9 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
     });
   }
 
-  // Boot: every declared worker starts.
+  // Boot: every declared worker starts. Restart commands the decider made for crashes before this
+  // moment are superseded by it (their `time` is the time of the crash they answer).
+  const bootTime = Date.now();
   for (const w of config.workers) {
     try {
       const pid = await driver.start(w.name);
