@@ -22,6 +22,12 @@ if [ -z "${VIGIL_NATS_SERVER:-}" ] && ! command -v nats-server >/dev/null; then
   fi
 fi
 # Debian's package enables a system-wide nats-server service; Vigil runs its own on its own port.
+# The console's browser test drives Debian's chromium with playwright-core (which downloads no browser).
+if [ -z "${VIGIL_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  echo "setup: installing chromium (Debian package, for the console's browser test)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Kind } from "./subjects.js";
+import { HEALTH_EVENTS } from "./health-events.js";
 
 /** Names are single subject tokens: workers, services, policies. */
 export const NameSchema = z.string().regex(/^[A-Za-z0-9_-]+$/, "must use only letters, digits, '_' and '-'").max(64);
@@ -52,6 +53,8 @@ export const CATALOG = {
     error: z.string().optional(),
   }),
   "obs.worker.stable": z.object({ worker, pid, uptimeMs: z.number().min(0) }),
+  // Health: samples, thresholds, anomalies, probes (services/health; schemas in health-events.ts).
+  ...HEALTH_EVENTS,
 
   // Decisions: what the decider concluded, with the policy that concluded it.
   "dec.remediation.decided": z.object({
@@ -62,7 +65,8 @@ export const CATALOG = {
     delayMs: z.number().int().min(0),
     reason: z.string(),
   }),
-  "dec.incident.opened": z.object({ worker, reason: z.string() }),
+  /** `policy` is set by the health policies: their incidents end when the condition clears, not when the worker is stable. */
+  "dec.incident.opened": z.object({ worker, reason: z.string(), policy: NameSchema.optional() }),
   "dec.incident.resolved": z.object({ worker, reason: z.string() }),
   "dec.incident.escalated": z.object({
     worker,
@@ -101,6 +105,50 @@ export const CATALOG = {
     workers: z
       .array(z.object({ name: worker, status: z.string(), pid: pid.optional(), restarts: z.number().int().min(0) }))
       .optional(),
+  }),
+  // Store-and-forward to the cloud (services/telemetry).
+  "sys.telemetry.breaker.opened": z.object({
+    /** The last upload error that tripped it. */
+    reason: z.string(),
+    /** Events waiting in the stream for the cloud. */
+    backlog: z.number().int().min(0),
+    resetTimeoutMs: z.number().int().min(0),
+  }),
+  "sys.telemetry.breaker.closed": z.object({ backlog: z.number().int().min(0), openMs: z.number().min(0) }),
+  /** An upload the cloud refused or that failed (401, 5xx, timeout …): nothing of it was acked, it is retried. */
+  "sys.telemetry.upload.failed": z.object({
+    status: z.number().int().optional(),
+    error: z.string(),
+    events: z.number().int().min(0),
+    firstSeq: z.number().int().min(0),
+    lastSeq: z.number().int().min(0),
+    retryInMs: z.number().int().min(0),
+  }),
+  /** Events the stream discarded (limits) before telemetry forwarded them: never silent. */
+  "sys.telemetry.lost": z.object({
+    count: z.number().int().min(1),
+    /** The stream sequences that are gone: fromSeq..toSeq inclusive. */
+    fromSeq: z.number().int().min(1),
+    toSeq: z.number().int().min(1),
+    reason: z.string(),
+  }),
+  "sys.telemetry.heartbeat": z.object({
+    device: z.string(),
+    pid,
+    uptimeMs: z.number().min(0),
+    hostUptimeS: z.number().min(0),
+    cpu: z.object({ cores: z.number().int().min(1), load1: z.number().min(0), percent: z.number().min(0) }),
+    memory: z.object({ totalBytes: z.number().min(0), freeBytes: z.number().min(0), rssBytes: z.number().min(0) }),
+    disk: z.object({ path: z.string(), totalBytes: z.number().min(0), freeBytes: z.number().min(0) }).optional(),
+    versions: z.object({ vigil: z.string(), node: z.string(), nats: z.string().optional() }),
+    /** Events in the stream not yet confirmed by the cloud. */
+    backlog: z.number().int().min(0),
+    breaker: z.enum(["closed", "open", "halfOpen", "idle"]),
+    forwarded: z.number().int().min(0),
+    /** Events the cloud said it already had (re-sent after a crash or a lost answer). */
+    resent: z.number().int().min(0),
+    deadLettered: z.number().int().min(0),
+    lost: z.number().int().min(0),
   }),
   "sys.deadletter": z.object({
     /** Which consumer refused it. */

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { NameSchema } from "./catalog.js";
+import { HealthSchema, PoliciesSchema, ProbeSchema } from "./health-config.js";
 
 export const RestartPolicySchema = z
   .object({
@@ -34,9 +35,96 @@ export const WorkerSchema = z
     /** SIGTERM, then SIGKILL after this long. */
     stopGraceMs: z.number().int().min(0).default(5_000),
     restart: RestartPolicySchema.default(RestartPolicySchema.parse({})),
+    /** A liveness probe run by the health service; failureThreshold failures → restart. */
+    probe: ProbeSchema.optional(),
   })
   .strict();
 export type WorkerConfig = z.infer<typeof WorkerSchema>;
+
+/** A console/API token: only its SHA-256 is stored (`vigil token hash <token>` prints it). */
+export const GatewayTokenSchema = z
+  .object({
+    /** Who this is: recorded as `requestedBy` on every command sent with the token. */
+    name: z.string().regex(/^[A-Za-z0-9_.@-]+$/, "must use only letters, digits, '_', '.', '@' and '-'").max(64),
+    /** viewer: reads state and events; operator: also sends commands. */
+    role: z.enum(["viewer", "operator"]),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be the 64 lower-case hex digits of the token's SHA-256"),
+  })
+  .strict();
+export type GatewayToken = z.infer<typeof GatewayTokenSchema>;
+
+export const GatewaySchema = z
+  .object({
+    /** 0 picks a free port (the address is written to <dataDir>/gateway.json). */
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** Loopback by default: expose the console on the network only on purpose. */
+    bind: z.string().min(1).default("127.0.0.1"),
+    /** Empty: a local operator token is generated in <dataDir>/gateway.token (mode 0600). */
+    tokens: z.array(GatewayTokenSchema).default([]),
+    /** Browser origins allowed besides the gateway's own (e.g. https://ops.example.com). */
+    allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/]+$/, "must be an origin like https://host:port (no path)")).default([]),
+    /** Largest WebSocket frame or HTTP request body accepted. */
+    maxFrameBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(65_536),
+    /** Commands per token: a bucket of `commandBurst` refilled at `commandsPerMinute`. */
+    commandsPerMinute: z.number().int().min(1).default(30),
+    commandBurst: z.number().int().min(1).default(10),
+    /** A WebSocket client whose unsent data passes this is sent no more events until it drains (it is told how many it missed). */
+    clientBufferBytes: z.number().int().min(16 * 1024).default(1024 * 1024),
+  })
+  .strict()
+  .superRefine((g, ctx) => {
+    const seen = new Set<string>();
+    g.tokens.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: "custom", path: ["tokens", i, "name"], message: `duplicate token name "${t.name}"` });
+      seen.add(t.name);
+    });
+  });
+export type GatewayConfig = z.infer<typeof GatewaySchema>;
+
+/** Store-and-forward to the cloud (services/telemetry). Without `url` the service stays idle. */
+export const TelemetrySchema = z
+  .object({
+    /** The cloud endpoint batches are POSTed to (http or https). Unset: telemetry is idle. */
+    url: z.string().url("must be an http(s) URL").regex(/^https?:\/\//, "must start with http:// or https://").optional(),
+    /** Shared secret for the HMAC-SHA256 signature header (`X-Vigil-Signature: sha256=<hex>`). */
+    secret: z.string().min(16, "must be at least 16 characters").optional(),
+    /** One subject filter (a 2.9 server takes one); default `vigil.<device>.>`. */
+    filter: z.string().min(1).optional(),
+    /** Subject suffix after `vigil.<device>.` → forward one in N (1: all, 0: none); skipped events are acked. */
+    downsample: z.record(z.string().min(1), z.number().int().min(0)).default({ "obs.health.sample": 10 }),
+    durable: z.string().regex(/^[A-Za-z0-9_-]+$/).default("telemetry"),
+    batchMaxEvents: z.number().int().min(1).max(50_000).default(1_000),
+    batchMaxBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** A batch is sent when full or after this long, whichever comes first. */
+    batchMaxWaitMs: z.number().int().min(1_000, "must be at least 1000 (a NATS pull request lasts at least 1 s)").default(1_000),
+    gzip: z.boolean().default(true),
+    requestTimeoutMs: z.number().int().min(100).default(10_000),
+    /** Delivered but unacked events are redelivered by NATS after this long (held batches are kept alive). */
+    ackWaitSeconds: z.number().int().min(5).default(120),
+    retryBaseMs: z.number().int().min(1).default(250),
+    retryCapMs: z.number().int().min(1).default(30_000),
+    breaker: z
+      .object({
+        /** Open when this share of calls in the rolling window failed … */
+        errorThresholdPercentage: z.number().min(1).max(100).default(50),
+        /** … and at least this many calls were made. */
+        volumeThreshold: z.number().int().min(0).default(3),
+        rollingWindowMs: z.number().int().min(100).default(10_000),
+        /** Open this long, then one probe (half-open). */
+        resetTimeoutMs: z.number().int().min(100).default(5_000),
+      })
+      .strict()
+      .default({ errorThresholdPercentage: 50, volumeThreshold: 3, rollingWindowMs: 10_000, resetTimeoutMs: 5_000 }),
+    /** mTLS: client certificate and key, and the CA that signed the cloud's certificate (paths, relative to the config file). */
+    tls: z.object({ cert: z.string().optional(), key: z.string().optional(), ca: z.string().optional() }).strict().optional(),
+    heartbeatSeconds: z.number().min(0.1).default(5),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.url && !t.secret) ctx.addIssue({ code: "custom", path: ["secret"], message: "is required when telemetry.url is set" });
+    if (t.tls && !!t.tls.cert !== !!t.tls.key) ctx.addIssue({ code: "custom", path: ["tls"], message: "cert and key must be given together" });
+  });
+export type TelemetryConfig = z.infer<typeof TelemetrySchema>;
 
 export const ConfigSchema = z
   .object({
@@ -79,6 +167,10 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ snapshotEvery: 100 }),
+    gateway: GatewaySchema.default(GatewaySchema.parse({})),
+    telemetry: TelemetrySchema.default(TelemetrySchema.parse({})),
+    health: HealthSchema.default(HealthSchema.parse({})),
+    policies: PoliciesSchema.default(PoliciesSchema.parse({})),
     workers: z.array(WorkerSchema).default([]),
   })
   .strict()
@@ -109,6 +201,9 @@ const ENV_OVERRIDES: Array<[string, (c: Record<string, any>, v: string) => void]
   ["VIGIL_LOG_LEVEL", (c, v) => ((c.log ??= {}).level = v)],
   ["VIGIL_STREAM_MAX_BYTES", (c, v) => ((c.stream ??= {}).maxBytes = Number(v))],
   ["VIGIL_STREAM_MAX_AGE_SECONDS", (c, v) => ((c.stream ??= {}).maxAgeSeconds = Number(v))],
+  ["VIGIL_TELEMETRY_URL", (c, v) => ((c.telemetry ??= {}).url = v)],
+  ["VIGIL_TELEMETRY_SECRET", (c, v) => ((c.telemetry ??= {}).secret = v)],
+  ["VIGIL_GATEWAY_PORT", (c, v) => ((c.gateway ??= {}).port = Number(v))],
 ];
 
 function formatIssues(err: z.ZodError, origin: string): string {

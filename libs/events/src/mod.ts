@@ -11,3 +11,5 @@ export * from "./logger.js";
 export * from "./runtime.js";
 export * from "./state.js";
 export * from "./reader.js";
+export * from "./tokens.js";
+export * from "./health-config.js";

@@ -22,12 +22,62 @@ export interface IncidentView {
   reason: string;
   openedAt: string;
   closedAt?: string;
+  /** The policy that opened it (health policies), and the latest remediation ("policy/action"). */
+  policy?: string;
+  lastAction?: string;
 }
 
 export interface DeciderState {
   workers: Record<string, WorkerView>;
   /** Open incidents, plus the most recent closed ones (bounded). */
   incidents: Record<string, IncidentView>;
+  /** What the health policies know (absent until the first health event: older snapshots still load). */
+  health?: HealthView;
+  /** Success-rate projection: "policy/action" → how often it fixed the problem. */
+  outcomes?: Record<string, OutcomeStats>;
+}
+
+/** A worker's figures from the latest health sample, and its CPU streaks. */
+export interface WorkerHealthView {
+  pid: number;
+  cpuPct: number;
+  rssBytes: number;
+  /** Consecutive samples at or above the CPU threshold. */
+  hotSamples: number;
+  /** Consecutive samples below it. */
+  coolSamples: number;
+}
+
+/** An open health-policy incident of one worker: how often Vigil has tried to fix it. */
+export interface RemediationView {
+  incident: string;
+  policy: string;
+  /** Remediations decided inside this incident. */
+  attempts: number;
+  /** "policy/action" of the latest one: credited or blamed in `outcomes`. */
+  lastAction?: string;
+  /** Escalated: no more remediation of this process (`pid`) — an operator's turn; a new process starts over. */
+  escalated?: boolean;
+  pid?: number;
+}
+
+export interface HealthView {
+  /** Set while the device is overheated. */
+  overheat?: { incident?: string; recoverBelow: number; paused: string[] };
+  /** Set while memory is above its threshold. */
+  memory?: { recoverBelow: number; highSamples: number };
+  workers: Record<string, WorkerHealthView>;
+  remediations: Record<string, RemediationView>;
+}
+
+export interface OutcomeStats {
+  attempts: number;
+  succeeded: number;
+  failed: number;
+}
+
+export function healthOf(state: DeciderState): HealthView {
+  return state.health ?? { workers: {}, remediations: {} };
 }
 
 export const initialState: DeciderState = { workers: {}, incidents: {} };

@@ -1,1 +1,5 @@
-export {};
+export { startSink, BATCH_CONTENT_TYPE, type Sink, type SinkOptions } from "./server.js";
+export { EventStore, type SinkCounts, type StoredBatch, type StoredEvent } from "./store.js";
+export { sign, verify, SIGNATURE_HEADER } from "./signature.js";
+export { validateBatch, validateEvent, type Rejection } from "./validate.js";
+export { FaultsSchema, pickFault, NO_FAULTS, type Faults, type FaultAction } from "./faults.js";

@@ -19,7 +19,8 @@ export interface RunningVigil {
 export function writeConfig(config: object): string {
   const dir = mkdtempSync(join(tmpdir(), "vigil-e2e-"));
   const file = join(dir, "vigil.yaml");
-  writeFileSync(file, stringify({ dataDir: "data", ...config }));
+  // gateway.port 0: a free port, so tests never fight over 8080 (the address lands in data/gateway.json).
+  writeFileSync(file, stringify({ dataDir: "data", gateway: { port: 0 }, ...config }));
   return file;
 }
 

@@ -45,6 +45,25 @@ export function formatEvent(e: VigilEvent & { seq?: number }): string {
     case "sys.deadletter":
       what = `dead letter from ${d.consumer}: ${d.reason} (${d.subject})`;
       break;
+    case "obs.health.sample":
+      what = `cpu ${d.cpuPct} % · mem ${d.memPct} % · ${d.tempC === null ? "no temperature" : `${d.tempC} °C`}${d.top ? ` · busiest ${d.top.worker ?? d.top.name} (pid ${d.top.pid}) ${d.top.cpuPct} %` : ""}`;
+      break;
+    case "obs.health.threshold.crossed":
+    case "obs.health.threshold.recovered":
+      what = `${d.metric}${d.target ? ` ${d.target}` : ""} ${name.endsWith("crossed") ? `crossed ${d.above}` : `recovered below ${d.recoverBelow}`}: ${d.value}${d.top ? ` (busiest: ${d.top.worker ?? `unmanaged ${d.top.name}`} pid ${d.top.pid})` : ""}`;
+      break;
+    case "obs.health.anomaly":
+      what = `anomaly score ${d.score} (${d.feature}, ${d.deviation} σ)${d.worker ? `; busiest worker ${d.worker} ${d.workerCpuPct} %` : ""}`;
+      break;
+    case "obs.health.problem":
+      what = `health problem (${d.what}${d.path ? ` ${d.path}` : ""}): ${d.error}`;
+      break;
+    case "obs.probe.failed":
+      what = `${d.worker} ${d.probe} probe failed ${d.failures}× (threshold ${d.failureThreshold}): ${d.error}`;
+      break;
+    case "obs.probe.recovered":
+      what = `${d.worker} ${d.probe} probe recovered`;
+      break;
     default:
       if (name.startsWith("cmd.")) what = `command: ${name.slice(4)} ${d.worker}${d.delayMs ? ` in ${d.delayMs} ms` : ""} (by ${d.requestedBy})`;
       else if (name.startsWith("out.")) what = `${name.slice(4)}: ${d.worker}${d.pid ? ` pid ${d.pid}` : ""}${d.previousPid ? ` (was ${d.previousPid})` : ""}`;

@@ -5,6 +5,10 @@ import { UsageError } from "./embedded-nats.js";
 import { events } from "./events.js";
 import { status } from "./status.js";
 import { up } from "./up.js";
+import { workerCommand, WORKER_COMMANDS, type WorkerCommand } from "./command.js";
+import { replayIncident } from "./replay.js";
+import { token } from "./token.js";
+import { incidents, workers } from "./workers.js";
 
 const HELP = `vigil ${VERSION} — a self-healing runtime for edge gateways
 
@@ -15,6 +19,15 @@ Commands:
              vigil.yaml (or the bundled demo when there is none). Ctrl-C stops it all.
   status     Each worker's state, pid and restarts, and the open incidents.
   events     Print stored events (then live ones with --follow).
+  workers    Each worker's state, pid, restarts and incident (through the gateway).
+  incidents  Open and recent incidents (through the gateway).
+  replay <incident> [--speed N] [--decide]
+             An incident's events in order (in time with --speed); --decide re-runs the current
+             decider over the recorded history and shows where its decisions differ.
+  restart|pause|resume|kill <worker>
+             Send a command to a declared worker through the gateway and print the outcome.
+  token hash <token> | token new [--name N] [--role viewer|operator]
+             The SHA-256 to put in gateway.tokens, or a new random token with its config entry.
   help       This text.
 
 Options:
@@ -28,6 +41,12 @@ Options:
       --seq <n>          events: from this stream sequence
       --filter <subject> events: a NATS subject filter (default vigil.<device>.>)
   -f, --follow           events: keep printing new events
+      --gateway <url>    The gateway (default: $VIGIL_GATEWAY_URL, else the running one's address, else
+                         http://127.0.0.1:8080)
+      --token <token>    Gateway token (default: $VIGIL_TOKEN, else the local operator token of 'vigil up')
+      --speed <n>        replay: play back n times faster than it happened (default 0: at once)
+      --decide           replay: re-decide with the current decider and show the differences
+      --reason <text>    restart|pause|resume|kill: recorded with the command
   -h, --help             This text.
   -v, --version          The version.
 
@@ -51,6 +70,13 @@ async function main(argv: string[]): Promise<number> {
         seq: { type: "string" },
         filter: { type: "string" },
         follow: { type: "boolean", short: "f", default: false },
+        gateway: { type: "string" },
+        token: { type: "string" },
+        speed: { type: "string" },
+        decide: { type: "boolean", default: false },
+        reason: { type: "string" },
+        name: { type: "string" },
+        role: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
       },
@@ -68,6 +94,18 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP + "\n");
     return 0;
   }
+  // Console commands (they take arguments and talk to the gateway).
+  const gwTarget = { config: v.config, gateway: v.gateway, token: v.token, json: v.json };
+  if (command === "token") return token(rest, { name: v.name, role: v.role, json: v.json });
+  if ((WORKER_COMMANDS as readonly string[]).includes(command) || command === "replay") {
+    if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" for '${command}'. Run 'vigil help' for usage.`);
+    if (command === "replay") {
+      const speed = v.speed === undefined ? 0 : Number(v.speed);
+      if (!Number.isFinite(speed)) throw new UsageError(`--speed "${v.speed}": a number (0 for at once)`);
+      return replayIncident(rest[0], { ...gwTarget, decide: v.decide, speed });
+    }
+    return workerCommand(command as WorkerCommand, rest[0], { ...gwTarget, reason: v.reason });
+  }
   if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}" for '${command}'. Run 'vigil help' for usage.`);
   const target = { config: v.config, natsUrl: v["nats-url"] };
   switch (command) {
@@ -80,8 +118,12 @@ async function main(argv: string[]): Promise<number> {
       return status({ ...target, json: v.json });
     case "events":
       return events({ ...target, since: v.since, seq: v.seq, filter: v.filter, follow: v.follow, json: v.json });
+    case "workers":
+      return workers(gwTarget);
+    case "incidents":
+      return incidents(gwTarget);
     default:
-      throw new UsageError(`unknown command "${command}". Commands: up, status, events, help.`);
+      throw new UsageError(`unknown command "${command}". Commands: up, status, events, workers, incidents, replay, restart, pause, resume, kill, token, help.`);
   }
 }
 

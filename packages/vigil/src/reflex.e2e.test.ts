@@ -87,7 +87,7 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
       assert.match(data<{ reason: string }>(escalated).reason, /crash loop: broken exited with code 3 after 4 restarts/);
       const cmds = events.events.filter((e) => is(e, "cmd.worker.restart"));
       assert.deepEqual(cmds.map((e) => data<{ delayMs: number }>(e).delayMs), [0, 50, 100, 200]);
-      assert.ok(events.events.filter((e) => /\.(obs|dec|cmd|out)\./.test(e.subject)).every((e) => !e.subject.includes(".obs.") || e.incident === escalated.incident || is(e, "obs.worker.started")));
+      assert.ok(events.events.filter((e) => /\.(obs|dec|cmd|out)\./.test(e.subject)).every((e) => !e.subject.includes(".obs.worker.") || e.incident === escalated.incident || is(e, "obs.worker.started")));
       const status = JSON.parse((await runVigil(["status", "--json", "--config", cfg], { VIGIL_NATS_URL: srv.url })).stdout);
       assert.equal(status.workers[0].status, "flapping");
     } finally {

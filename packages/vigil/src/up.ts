@@ -5,7 +5,9 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, ensureStream, loadConfig, tailEvents, type VigilConfig } from "@vigil/events";
 import { findNatsServer, startEmbeddedNats, type EmbeddedNats } from "./embedded-nats.js";
 import { formatEvent } from "./format.js";
+import { consoleBanner } from "./console-info.js";
 import { DEMO_CONFIG, runtimeFile, serviceMain, SERVICES, type ServiceName } from "./paths.js";
+import { startLocalSink } from "./local-sink.js";
 
 export interface UpOptions {
   config?: string;
@@ -88,18 +90,23 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
       setTimeout(() => !shuttingDown && launch(s), delay);
     });
   }
+  const consoleLine = SERVICES.includes("gateway" as ServiceName) ? consoleBanner(config) : undefined;
+  // The demo's cloud (packages/sink), unless telemetry.url names a real one; telemetry is pointed at it.
+  const sink = await startLocalSink(config, env, logDir);
+  if (sink) say(`local cloud sink at ${sink.url} (counts: ${sink.url.replace("/v1/events", "/counts")}); telemetry forwards to it`);
   for (const s of services) launch(s);
   say(`services: ${services.map((s) => `${s.name} (pid ${s.child?.pid})`).join(", ")}; logs in ${logDir}`);
 
   writeFileSync(runtimeFile(config.dataDir), JSON.stringify({ natsUrl: config.nats.url, device: config.device, pid: process.pid, configPath: resolve(configPath), startedAt: new Date().toISOString() }, null, 2));
 
-  // The live feed: what happens from now on, one line per event (heartbeats left out).
+  // The live feed: what happens from now on, one line per event (heartbeats and health samples left out).
   const feed = o.quiet
     ? undefined
     : await tailEvents(nc, { stream: config.stream.name, filter: `vigil.${config.device}.>`, from: "new" }, (e) => {
-        if (!e.type.endsWith("heartbeat")) process.stdout.write(`${formatEvent(e)}\n`);
+        if (!e.type.endsWith("heartbeat") && !e.type.endsWith(".health.sample")) process.stdout.write(`${formatEvent(e)}\n`);
       });
 
+  if (consoleLine) say(consoleLine);
   say(`running. Watch: nats sub --server ${config.nats.url} 'vigil.>'   Status: vigil status   Stop: Ctrl-C`);
 
   return new Promise<number>((resolveExit) => {
@@ -130,6 +137,7 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
         });
       }
       await feed?.stop();
+      await sink?.stop();
       await nc.close().catch(() => undefined);
       if (nats) await nats.stop();
       rmSync(runtimeFile(config.dataDir), { force: true });

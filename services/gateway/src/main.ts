@@ -1,3 +1,5 @@
 #!/usr/bin/env node
-// Placeholder until this package is built.
-export {};
+import { runService } from "@vigil/events";
+import { startGateway } from "./service.js";
+
+void runService("gateway", (ctx) => startGateway(ctx));

@@ -1,3 +1,5 @@
 #!/usr/bin/env node
-// Placeholder until this package is built.
-export {};
+import { runService } from "@vigil/events";
+import { startHealth } from "./service.js";
+
+void runService("health", (ctx) => startHealth(ctx));

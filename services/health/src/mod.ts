@@ -1,1 +1,10 @@
-export {};
+export { startHealth, ANOMALY_METRICS, type HealthServiceOptions } from "./service.js";
+export { Sampler, discoverMounts, type SampleData, type Problem } from "./sampler.js";
+export { readThermalZones, parseMillidegrees, type ThermalReading } from "./thermal.js";
+export { stepThreshold, ThresholdTracker, type Level, type Transition } from "./thresholds.js";
+export { runProbe, stepProbe, initialProbeState, type ProbeResult, type ProbeState } from "./probes.js";
+export { ProbeRunner } from "./probe-runner.js";
+export { AnomalyDetector, DEFAULT_FEATURES, type AnomalySettings, type Scored } from "./anomaly.js";
+export { FeatureExtractor, featureNames, allFeatures, type FeatureSpec } from "./features.js";
+export { trackWorkers, pidsFromSnapshot, type WorkerPids } from "./workers.js";
+export * from "./procfs.js";

@@ -1,3 +1,5 @@
 #!/usr/bin/env node
-// Placeholder until this package is built.
-export {};
+import { runService } from "@vigil/events";
+import { startTelemetry } from "./service.js";
+
+void runService("telemetry", startTelemetry);

@@ -1,5 +1,10 @@
-import { derivedId, makeEvent, parseSubject, RestartPolicySchema, type RestartPolicy, type VigilConfig, type VigilEvent } from "@vigil/events";
+import { DEFAULT_POLICIES_CONFIG, derivedId, makeEvent, parseSubject, RestartPolicySchema, type RestartPolicy, type VigilConfig, type VigilEvent } from "@vigil/events";
 import { crashRestart } from "./crash-restart.js";
+import { overheat } from "./overheat.js";
+import { cpuFailsafe } from "./cpu-failsafe.js";
+import { anomalyRemediation } from "./anomaly.js";
+import { probeFailure } from "./probe-failure.js";
+import { memoryPressure } from "./memory-pressure.js";
 import { evolve } from "./evolve.js";
 import type { Policy, PolicyContext } from "./policy.js";
 import { initialState, type DeciderState } from "@vigil/events";
@@ -15,12 +20,19 @@ export interface Decider {
   isInput(event: Pick<VigilEvent, "subject">): boolean;
 }
 
-export const DEFAULT_POLICIES: Policy[] = [crashRestart];
+export const DEFAULT_POLICIES: Policy[] = [crashRestart, overheat, cpuFailsafe, anomalyRemediation, probeFailure, memoryPressure];
 
-export function createDecider(config: Pick<VigilConfig, "device" | "workers">, policies: Policy[] = DEFAULT_POLICIES): Decider {
+export function createDecider(config: Pick<VigilConfig, "device" | "workers"> & Partial<Pick<VigilConfig, "policies">>, policies: Policy[] = DEFAULT_POLICIES): Decider {
   const defaults = RestartPolicySchema.parse({});
   const byWorker = new Map<string, RestartPolicy>(config.workers.map((w) => [w.name, w.restart]));
-  const ctx: PolicyContext = { restartPolicy: (name) => byWorker.get(name) ?? defaults };
+  const declared = new Map(config.workers.map((w) => [w.name, w]));
+  const ctx: PolicyContext = {
+    restartPolicy: (name) => byWorker.get(name) ?? defaults,
+    worker: (name) => declared.get(name),
+    workers: config.workers,
+    policies: config.policies ?? DEFAULT_POLICIES_CONFIG,
+  };
+  const fold = (s: DeciderState, e: VigilEvent) => evolve(s, e, ctx);
   const source = `vigil/${config.device}/decider`;
 
   function decide(state: DeciderState, e: VigilEvent): VigilEvent[] {
@@ -38,10 +50,10 @@ export function createDecider(config: Pick<VigilConfig, "device" | "workers">, p
   return {
     initialState,
     decide,
-    evolve,
+    evolve: fold,
     step(state, e) {
       const decisions = decide(state, e);
-      return { state: decisions.reduce(evolve, evolve(state, e)), decisions };
+      return { state: decisions.reduce(fold, fold(state, e)), decisions };
     },
     isInput(e) {
       const k = parseSubject(e.subject)?.kind;

@@ -1,4 +1,5 @@
-import { eventName, type VigilEvent } from "@vigil/events";
+import { DEFAULT_POLICIES_CONFIG, eventName, type VigilEvent } from "@vigil/events";
+import { evolveHealth, type EvolveContext } from "./health-evolve.js";
 import { CLOSED_INCIDENTS_KEPT, workerOf, type DeciderState, type IncidentView, type WorkerView } from "@vigil/events";
 
 /** Restart times older than this many entries are never needed (maxRestarts is far below). */
@@ -17,8 +18,15 @@ function closeIncident(s: DeciderState, id: string | undefined, status: Incident
   return { ...s, incidents };
 }
 
+const DEFAULT_EVOLVE_CONTEXT: EvolveContext = { policies: DEFAULT_POLICIES_CONFIG };
+
 /** Folds one event (an observation, an outcome, or one of the decider's own decisions) into the state. */
-export function evolve(s: DeciderState, e: VigilEvent): DeciderState {
+export function evolve(s: DeciderState, e: VigilEvent, ctx: EvolveContext = DEFAULT_EVOLVE_CONTEXT): DeciderState {
+  return evolveHealth(evolveWorkers(s, e), e, ctx);
+}
+
+/** Workers and incidents (what crash-restart needs). */
+function evolveWorkers(s: DeciderState, e: VigilEvent): DeciderState {
   const name = eventName(e);
   const d = e.data as Record<string, any>;
   const t = Date.parse(e.time);
@@ -59,13 +67,24 @@ export function evolve(s: DeciderState, e: VigilEvent): DeciderState {
       }));
     case "dec.incident.opened": {
       const id = e.incident!;
-      const s2 = withWorker(s, d.worker, (w) => ({ ...w, incident: id }));
-      return { ...s2, incidents: { ...s2.incidents, [id]: { id, worker: d.worker, status: "open", reason: d.reason, openedAt: e.time } } };
+      // A health policy's incident ends when its condition clears, so it is not the worker's crash
+      // incident (which a stable run resolves).
+      const health = d.policy !== undefined && d.policy !== "crash-restart";
+      const s2 = health ? s : withWorker(s, d.worker, (w) => ({ ...w, incident: id }));
+      const known = s2.incidents[id];
+      const policy = d.policy ?? known?.policy;
+      return { ...s2, incidents: { ...s2.incidents, [id]: { id, worker: d.worker, status: "open", reason: d.reason, openedAt: e.time, ...(policy ? { policy } : {}), ...(known?.lastAction ? { lastAction: known.lastAction } : {}) } } };
     }
     case "dec.incident.resolved":
-      return withWorker(closeIncident(s, e.incident, "resolved", e.time), d.worker, (w) => ({ ...w, incident: undefined }));
-    case "dec.incident.escalated":
+      // Only the worker's own (crash) incident is cleared: a health incident closing leaves it alone.
+      return withWorker(closeIncident(s, e.incident, "resolved", e.time), d.worker, (w) => (w.incident === e.incident ? { ...w, incident: undefined } : w));
+    case "dec.incident.escalated": {
+      // A crash loop marks the worker flapping (no more restarts); a health escalation stops it with a
+      // command instead, and an essential worker it leaves running must still be restarted if it crashes.
+      const policy = e.incident ? s.incidents[e.incident]?.policy : undefined;
+      if (policy && policy !== "crash-restart") return closeIncident(s, e.incident, "escalated", e.time);
       return withWorker(closeIncident(s, e.incident, "escalated", e.time), d.worker, (w) => ({ ...w, incident: undefined, status: "flapping" }));
+    }
     default:
       return s;
   }

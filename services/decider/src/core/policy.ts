@@ -1,4 +1,4 @@
-import type { DataInput, EventName, RestartPolicy, VigilEvent } from "@vigil/events";
+import type { DataInput, EventName, PoliciesConfig, RestartPolicy, VigilEvent, WorkerConfig } from "@vigil/events";
 import type { DeciderState } from "@vigil/events";
 
 /** What a policy wants published; the decider turns it into an event with a deterministic id. */
@@ -11,6 +11,12 @@ export interface Draft<N extends EventName = EventName> {
 export interface PolicyContext {
   /** Restart settings of a worker (from config; defaults for undeclared names). */
   restartPolicy(worker: string): RestartPolicy;
+  /** A declared worker's config; undefined for anything Vigil does not manage (never acted on). */
+  worker(name: string): WorkerConfig | undefined;
+  /** Declared workers, in config order. */
+  workers: WorkerConfig[];
+  /** Thresholds of the health policies. */
+  policies: PoliciesConfig;
 }
 
 /** A policy: pure, clock-free; time comes from `event.time`. */

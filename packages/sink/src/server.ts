@@ -1,0 +1,271 @@
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { promisify } from "node:util";
+import { gunzip as gunzipCb } from "node:zlib";
+import { FaultsSchema, NO_FAULTS, pickFault, type Faults } from "./faults.js";
+import { SIGNATURE_HEADER, verify } from "./signature.js";
+import { EventStore, type SinkCounts, type StoredEvent } from "./store.js";
+import { validateBatch } from "./validate.js";
+
+const gunzip = promisify(gunzipCb);
+
+export const BATCH_CONTENT_TYPE = "application/cloudevents-batch+json";
+
+export interface SinkOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  /** The level store lives here. */
+  dataDir: string;
+  /** The shared HMAC secret telemetry signs with. */
+  secret: string;
+  /** Initial faults. */
+  faults?: Partial<Faults>;
+  /** Enables POST/DELETE /faults (tests, demos). Off by default. */
+  allowFaults?: boolean;
+  /** Largest request body accepted, compressed and uncompressed. */
+  maxBodyBytes?: number;
+  /** Serve HTTPS; with `ca`, client certificates signed by it are required (mTLS). Paths. */
+  tls?: { cert: string; key: string; ca?: string };
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface Sink {
+  url: string;
+  port: number;
+  counts(): SinkCounts;
+  events(after?: number, limit?: number): Promise<StoredEvent[]>;
+  store: EventStore;
+  setFaults(f: Partial<Faults>): Faults;
+  /** Resolves when the counts satisfy `pred`; rejects after timeoutMs naming what it waited for. */
+  waitFor(what: string, pred: (c: SinkCounts) => boolean, timeoutMs?: number): Promise<SinkCounts>;
+  /** Requests being held by the hang fault. */
+  hanging(): number;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new HttpError(413, `body larger than ${max} bytes`));
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+const intParam = (v: string | null, fallback: number) => (v !== null && /^-?\d+$/.test(v) ? Number(v) : fallback);
+
+/**
+ * A local stand-in for the cloud: verifies each batch's signature, gunzips, validates every event,
+ * stores each event id once (level) and counts what it saw. A batch is all-or-nothing: one invalid
+ * event refuses it with 422 naming the event(s), and nothing of it is stored.
+ */
+export async function startSink(o: SinkOptions): Promise<Sink> {
+  const store = await EventStore.open(o.dataDir);
+  const maxBody = o.maxBodyBytes ?? 64 * 1024 * 1024;
+  let faults: Faults = FaultsSchema.parse({ ...NO_FAULTS, ...o.faults });
+  const hung = new Set<ServerResponse>();
+  const log = o.log ?? (() => undefined);
+
+  function releaseHung(): void {
+    for (const res of hung) res.destroy();
+    hung.clear();
+  }
+
+  async function postBatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    store.bump("requests");
+    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
+    const raw = await readBody(req, maxBody);
+    if (!verify(o.secret, raw, req.headers[SIGNATURE_HEADER] as string | undefined)) {
+      store.bump("unauthorized");
+      throw new HttpError(401, req.headers[SIGNATURE_HEADER] ? "signature does not match the body (wrong secret?)" : `missing ${SIGNATURE_HEADER} header`);
+    }
+    if (type !== BATCH_CONTENT_TYPE) {
+      store.bump("invalid");
+      throw new HttpError(415, `content-type must be ${BATCH_CONTENT_TYPE}, got "${type}"`);
+    }
+    const action = pickFault(faults, Math.random());
+    if (action.kind === "hang") {
+      store.bump("faulted");
+      hung.add(res);
+      res.on("close", () => hung.delete(res));
+      return;
+    }
+    if (faults.delayMs > 0) await new Promise((r) => setTimeout(r, faults.delayMs));
+    if (action.kind === "error") {
+      store.bump("faulted");
+      throw new HttpError(action.status, "injected fault");
+    }
+    let text: Buffer = raw;
+    const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
+    if (encoding === "gzip") {
+      try {
+        text = await gunzip(raw, { maxOutputLength: maxBody });
+      } catch (err) {
+        store.bump("invalid");
+        throw new HttpError(400, `body is not valid gzip: ${(err as Error).message}`);
+      }
+    } else if (encoding !== "identity") {
+      store.bump("invalid");
+      throw new HttpError(415, `content-encoding "${encoding}" is not supported (gzip or none)`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text.toString("utf8"));
+    } catch (err) {
+      store.bump("invalid");
+      throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
+    }
+    const v = validateBatch(body);
+    if (!v.ok) {
+      store.bump("invalid");
+      throw new HttpError(422, v.error, { rejected: v.rejected.slice(0, 100) });
+    }
+    if (faults.rejectIds.length > 0) {
+      const refused = new Set(faults.rejectIds);
+      const rejected = v.events.flatMap((e, index) => (refused.has(e.id) ? [{ index, id: e.id, reason: "refused by the sink (injected fault)" }] : []));
+      if (rejected.length > 0) {
+        store.bump("invalid");
+        throw new HttpError(422, `event ${rejected[0]!.id} refused`, { rejected });
+      }
+    }
+    const seq = (h: string) => (typeof req.headers[h] === "string" && /^\d+$/.test(req.headers[h] as string) ? Number(req.headers[h]) : undefined);
+    const r = await store.add(v.events, { firstSeq: seq("x-vigil-first-seq"), lastSeq: seq("x-vigil-last-seq") });
+    send(res, 200, { received: v.events.length, ...r });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://sink");
+    const route = `${req.method} ${url.pathname}`;
+    try {
+      switch (route) {
+        case "POST /":
+        case "POST /v1/events":
+          return await postBatch(req, res);
+        case "GET /counts":
+          return send(res, 200, store.counts());
+        case "GET /health":
+          return send(res, 200, { ok: true });
+        case "GET /events": {
+          const events = await store.events(intParam(url.searchParams.get("after"), -1), Math.min(100_000, intParam(url.searchParams.get("limit"), 10_000)));
+          return send(res, 200, { events, next: events.at(-1)?.index ?? intParam(url.searchParams.get("after"), -1) });
+        }
+        case "GET /faults":
+          return send(res, 200, faults);
+        case "POST /faults":
+        case "DELETE /faults": {
+          if (!o.allowFaults) throw new HttpError(403, "fault injection is off (start the sink with --faults)");
+          let next: Faults = NO_FAULTS;
+          if (req.method === "POST") {
+            const raw = await readBody(req, 64 * 1024);
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(raw.toString("utf8") || "{}");
+            } catch (err) {
+              throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
+            }
+            const f = FaultsSchema.safeParse(parsed);
+            if (!f.success) throw new HttpError(400, f.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; "));
+            next = f.data;
+          }
+          return send(res, 200, setFaults(next));
+        }
+        default:
+          throw new HttpError(404, `no route ${route}`);
+      }
+    } catch (err) {
+      if (err instanceof HttpError) {
+        const headers: Record<string, string> = {};
+        if ((err.status === 429 || err.status === 503) && faults.retryAfterS !== undefined) headers["retry-after"] = String(faults.retryAfterS);
+        if (err.status !== 503 || err.message !== "injected fault") log("refused", { route, status: err.status, error: err.message });
+        if (!res.headersSent) send(res, err.status, { error: err.message, ...err.extra }, headers);
+        return;
+      }
+      log("error", { route, error: (err as Error).message });
+      if (!res.headersSent) send(res, 500, { error: (err as Error).message });
+    }
+  }
+
+  function setFaults(f: Partial<Faults>): Faults {
+    faults = FaultsSchema.parse({ ...NO_FAULTS, ...f });
+    if (!faults.hang) releaseHung();
+    log("faults", { ...faults });
+    return faults;
+  }
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+  const server: Server = o.tls
+    ? createHttpsServer(
+        {
+          cert: readFileSync(o.tls.cert),
+          key: readFileSync(o.tls.key),
+          ...(o.tls.ca ? { ca: readFileSync(o.tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        onRequest,
+      )
+    : createHttpServer(onRequest);
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port ?? 0, o.host ?? "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = o.host && o.host !== "0.0.0.0" ? o.host : "127.0.0.1";
+  return {
+    url: `${o.tls ? "https" : "http"}://${host}:${port}/v1/events`,
+    port,
+    store,
+    counts: () => store.counts(),
+    events: (after, limit) => store.events(after, limit),
+    setFaults,
+    waitFor: (what, pred, timeoutMs = 30_000) =>
+      new Promise<SinkCounts>((resolve, reject) => {
+        const check = (c: SinkCounts) => {
+          if (!pred(c)) return;
+          off();
+          clearTimeout(timer);
+          resolve(c);
+        };
+        const off = store.onChange(check);
+        const timer = setTimeout(() => {
+          off();
+          reject(new Error(`sink: timed out after ${timeoutMs} ms waiting for ${what}; counts ${JSON.stringify(store.counts())}`));
+        }, timeoutMs);
+        check(store.counts());
+      }),
+    hanging: () => hung.size,
+    async close() {
+      releaseHung();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await store.close();
+    },
+  };
+}

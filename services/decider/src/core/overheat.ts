@@ -1,0 +1,65 @@
+import { derivedId, healthOf, is, workerOf, type DeciderState, type VigilEvent, type WorkerConfig } from "@vigil/events";
+import { draft, type Draft, type Policy, type PolicyContext } from "./policy.js";
+
+/** Non-essential workers that are running, lowest priority first (config order breaks ties). */
+function sheddable(state: DeciderState, ctx: PolicyContext): WorkerConfig[] {
+  return ctx.workers
+    .map((w, i) => ({ w, i }))
+    .filter(({ w }) => !w.essential && workerOf(state, w.name).status === "running")
+    .sort((a, b) => a.w.priority - b.w.priority || a.i - b.i)
+    .map(({ w }) => w);
+}
+
+const pause = (worker: string, reason: string, incident: string): Draft[] => [
+  draft("dec.remediation.decided", { worker, policy: "overheat", action: "pause", attempt: 0, delayMs: 0, reason }, incident),
+  draft("cmd.worker.pause", { worker, delayMs: 0, reason, requestedBy: "decider" }, incident),
+];
+
+/**
+ * Thermal self-preservation: when the temperature crosses its threshold, pause (SIGSTOP) every
+ * running non-essential worker, lowest priority first, as one incident; a non-essential worker that
+ * (re)starts during the overheat is paused too. When it falls below the recovery line (threshold
+ * minus hysteresis: the health service's `recovered` event, or any sample below the line the crossing
+ * announced) the workers this policy paused are resumed, highest priority first, and the incident
+ * resolved. Essential workers are never paused.
+ */
+export const overheat: Policy = {
+  name: "overheat",
+  decide(state, e: VigilEvent, ctx): Draft[] {
+    if (!ctx.policies.overheat.enabled) return [];
+    const h = healthOf(state);
+    if (is(e, "obs.health.threshold.crossed") && e.data.metric === "temperature") {
+      if (h.overheat) return [];
+      const targets = sheddable(state, ctx);
+      const first = targets[0];
+      if (!first) return [];
+      const incident = derivedId(e.id, "overheat", "incident");
+      const reason = `overheat: ${e.data.value} °C ≥ ${e.data.above} °C; pausing non-essential workers (${targets.map((w) => w.name).join(", ")}) until below ${e.data.recoverBelow} °C`;
+      return [draft("dec.incident.opened", { worker: first.name, reason, policy: "overheat" }, incident), ...targets.flatMap((w) => pause(w.name, reason, incident))];
+    }
+    const o = h.overheat;
+    if (!o?.incident) return [];
+    // A non-essential worker that comes back (crash restart, operator) while still hot is paused again.
+    if (is(e, "out.worker.restarted") || is(e, "out.worker.started") || is(e, "obs.worker.started")) {
+      const cfg = ctx.worker(e.data.worker);
+      if (!cfg || cfg.essential) return [];
+      return pause(cfg.name, `overheat: ${cfg.name} started while the device is still above ${o.recoverBelow} °C`, o.incident);
+    }
+    const cooled =
+      (is(e, "obs.health.threshold.recovered") && e.data.metric === "temperature") ||
+      (is(e, "obs.health.sample") && e.data.tempC !== null && e.data.tempC < o.recoverBelow);
+    if (!cooled) return [];
+    const value = is(e, "obs.health.sample") ? e.data.tempC : (e.data as { value: number }).value;
+    const reason = `temperature back to ${value} °C, below ${o.recoverBelow} °C: resuming ${o.paused.join(", ") || "nothing"}`;
+    // Every worker this policy paused (also one whose pause outcome has not arrived yet: the supervisor
+    // answers a resume of a running worker with a no-op outcome).
+    const resumes = [...o.paused]
+      .reverse()
+      .flatMap((w) => [
+        draft("dec.remediation.decided", { worker: w, policy: "overheat", action: "resume", attempt: 0, delayMs: 0, reason }, o.incident),
+        draft("cmd.worker.resume", { worker: w, delayMs: 0, reason, requestedBy: "decider" }, o.incident),
+      ]);
+    const owner = state.incidents[o.incident]?.worker ?? o.paused[0] ?? "unknown";
+    return [...resumes, draft("dec.incident.resolved", { worker: owner, reason }, o.incident)];
+  },
+};

@@ -1,0 +1,176 @@
+import { readFile } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "@vigil/events";
+import { authenticate, bearerToken, originAllowed, type Principal } from "./auth.js";
+import type { Gateway } from "./gateway.js";
+import { renderMetrics } from "./metrics.js";
+import { COMMAND_ACTIONS, validFilter, type CommandAction, type ErrorCode } from "./protocol.js";
+import { readEvents } from "./reader.js";
+
+/** The web page: plain files beside dist/, no build step. */
+export const PUBLIC_DIR = fileURLToPath(new URL("../public/", import.meta.url));
+const STATIC: Record<string, string> = { "/": "index.html", "/index.html": "index.html", "/app.js": "app.js", "/style.css": "style.css" };
+const TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
+
+const STATUS: Record<ErrorCode, number> = {
+  bad_json: 400,
+  bad_request: 400,
+  unknown_op: 400,
+  unsupported_version: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  rate_limited: 429,
+  limit: 429,
+  internal: 500,
+};
+
+function securityHeaders(res: ServerResponse): void {
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  res.setHeader("X-Frame-Options", "DENY");
+  res.setHeader("Referrer-Policy", "no-referrer");
+  res.setHeader("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+  res.setHeader("Cache-Control", "no-store");
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function fail(res: ServerResponse, code: ErrorCode, message: string, extra: Record<string, string> = {}): void {
+  for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
+  json(res, STATUS[code], { error: { code, message } });
+}
+
+class BodyError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+async function readJsonBody(req: IncomingMessage, max: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > max) throw new BodyError("limit", `request body larger than ${max} bytes`, 413);
+    chunks.push(c as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new BodyError("bad_json", `body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The HTTP API (documented in docs/console-protocol.md): JSON, bearer tokens, errors as {error:{code,message}}. */
+export function createHttpHandler(gw: Gateway, log: Logger) {
+  const cfg = gw.config;
+
+  function principalOf(req: IncomingMessage): Principal | undefined {
+    return authenticate(bearerToken(req.headers.authorization), gw.tokens);
+  }
+
+  async function serveStatic(res: ServerResponse, file: string): Promise<void> {
+    try {
+      const body = await readFile(join(PUBLIC_DIR, file));
+      res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream", "Content-Length": body.length });
+      res.end(body);
+    } catch {
+      fail(res, "not_found", `${file} is missing from ${PUBLIC_DIR}`);
+    }
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    securityHeaders(res);
+    const url = new URL(req.url ?? "/", "http://gateway.invalid");
+    const path = url.pathname;
+    const method = req.method ?? "GET";
+    if (path === "/healthz") {
+      const ok = !gw.nc.isClosed();
+      return json(res, ok ? 200 : 503, { ok, device: cfg.device, clients: gw.clients.size });
+    }
+    if (method === "GET" && STATIC[path]) return serveStatic(res, STATIC[path]!);
+    if (path !== "/metrics" && !path.startsWith("/api/")) return fail(res, "not_found", `no ${path} here`);
+
+    if (!originAllowed(req.headers.origin, req.headers.host, cfg.gateway.allowedOrigins)) {
+      return fail(res, "forbidden", `origin ${req.headers.origin} is not allowed (gateway.allowedOrigins)`);
+    }
+    const who = principalOf(req);
+    if (!who) {
+      return fail(res, "unauthorized", req.headers.authorization ? "the token is not valid" : "send a token: Authorization: Bearer <token>", { "WWW-Authenticate": 'Bearer realm="vigil"' });
+    }
+
+    if (path === "/metrics" && method === "GET") {
+      const [consumers, stream] = await Promise.all([gw.hub.consumerLag().catch(() => []), gw.hub.streamInfo()]);
+      const subscriptions = gw.subscriptions.n;
+      const text = renderMetrics({ device: cfg.device, counters: gw.hub.counters, consumers, state: gw.hub.snapshot()?.state, ...(stream ? { stream } : {}), clients: gw.clients.size, subscriptions, droppedEvents: gw.dropped.n });
+      res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+      return void res.end(text);
+    }
+    if (path === "/api/state" && method === "GET") return json(res, 200, { ...gw.stateView(), you: who });
+    if (path === "/api/incidents" && method === "GET") return json(res, 200, { incidents: gw.stateView().incidents });
+    const inc = /^\/api\/incidents\/([A-Za-z0-9_-]{1,128})$/.exec(path);
+    if (inc && method === "GET") {
+      const id = inc[1]!;
+      const events = await gw.incidentEvents(id);
+      const incident = gw.hub.snapshot()?.state.incidents[id];
+      if (events.length === 0 && !incident) return fail(res, "not_found", `no incident ${id}`);
+      return json(res, 200, { incident: incident ?? { id }, events });
+    }
+    if (path === "/api/events" && method === "GET") {
+      const q = url.searchParams;
+      const filter = q.get("filter") ?? `vigil.${cfg.device}.>`;
+      if (!validFilter(filter)) return fail(res, "bad_request", `filter "${filter.slice(0, 80)}" is not a subject filter under vigil.`);
+      const seq = q.get("seq");
+      const since = q.get("since");
+      const num = (v: string | null, what: string, min: number): number | undefined => {
+        if (v === null) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < min) throw new BodyError("bad_request", `${what}: a whole number ≥ ${min}`);
+        return n;
+      };
+      if (since !== null && Number.isNaN(Date.parse(since))) return fail(res, "bad_request", "since: an ISO date-time");
+      const from = seq !== null ? { seq: num(seq, "seq", 1)! } : since !== null ? { time: new Date(Date.parse(since)) } : ("all" as const);
+      const untilSeq = num(q.get("until"), "until", 1);
+      const limit = Math.min(num(q.get("limit"), "limit", 1) ?? 10_000, 200_000);
+      const r = await readEvents(gw.nc, { stream: cfg.stream.name, filter, from, limit, ...(untilSeq !== undefined ? { untilSeq } : {}) });
+      return json(res, 200, r);
+    }
+    if (path === "/api/commands") {
+      if (method !== "POST") return fail(res, "bad_request", "POST a command: {action, worker, reason?, wait?}", { Allow: "POST" });
+      const body = await readJsonBody(req, cfg.gateway.maxFrameBytes);
+      if (typeof body !== "object" || body === null || Array.isArray(body)) return fail(res, "bad_request", "body: a JSON object {action, worker, reason?, wait?}");
+      const b = body as Record<string, unknown>;
+      if (typeof b.action !== "string" || !(COMMAND_ACTIONS as readonly string[]).includes(b.action)) return fail(res, "bad_request", `action: one of ${COMMAND_ACTIONS.join(", ")}`);
+      if (typeof b.worker !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(b.worker)) return fail(res, "bad_request", "worker: a declared worker's name");
+      if (b.reason !== undefined && (typeof b.reason !== "string" || b.reason.length > 1024)) return fail(res, "bad_request", "reason: a string of at most 1024 characters");
+      const r = await gw.sendCommand(who, b.action as CommandAction, b.worker, b.reason as string | undefined);
+      if (!r.ok) return fail(res, r.code, r.message, r.retryAfterMs ? { "Retry-After": String(Math.ceil(r.retryAfterMs / 1000)) } : {});
+      if (b.wait === true) {
+        const outcome = await gw.hub.waitForOutcome(r.command.id, 15_000);
+        return json(res, outcome ? 200 : 202, { command: r.command, outcome: outcome ?? null });
+      }
+      return json(res, 202, { command: r.command });
+    }
+    return fail(res, "not_found", `no ${method} ${path}`);
+  }
+
+  return (req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).catch((err) => {
+      if (err instanceof BodyError) return json(res, err.status, { error: { code: err.code, message: err.message } });
+      log.error({ err: (err as Error).message, url: req.url }, "request failed");
+      if (!res.headersSent) fail(res, "internal", (err as Error).message);
+      else res.end();
+    });
+  };
+}

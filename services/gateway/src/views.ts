@@ -1,0 +1,118 @@
+import { eventName, type DeciderState, type IncidentView, type VigilEvent, type WorkerConfig } from "@vigil/events";
+
+/** What the console shows of one worker: the decider's view, with what the supervisor last reported. */
+export interface WorkerRow {
+  name: string;
+  declared: boolean;
+  essential: boolean;
+  status: string;
+  pid?: number;
+  restarts: number;
+  startedAt?: number;
+  incident?: string;
+}
+
+export interface SupervisorReport {
+  at: string;
+  workers: Array<{ name: string; status: string; pid?: number; restarts: number }>;
+}
+
+/**
+ * Declared workers first (in config order), then any the decider knows that the config does not.
+ * The decider's state is the source; the supervisor's heartbeat fills in workers the decider has not
+ * seen yet (e.g. before the first event was folded).
+ */
+export function workerRows(declared: readonly WorkerConfig[], state: DeciderState | undefined, report: SupervisorReport | undefined): WorkerRow[] {
+  const names = declared.map((w) => w.name);
+  for (const n of Object.keys(state?.workers ?? {})) if (!names.includes(n)) names.push(n);
+  return names.map((name) => {
+    const cfg = declared.find((w) => w.name === name);
+    const w = state?.workers[name];
+    const hb = report?.workers.find((x) => x.name === name);
+    const row: WorkerRow = {
+      name,
+      declared: cfg !== undefined,
+      essential: cfg?.essential ?? false,
+      status: w && w.status !== "unknown" ? w.status : hb?.status ?? "unknown",
+      restarts: w?.restarts ?? 0,
+    };
+    const pid = w && w.status !== "unknown" ? w.pid : hb?.pid;
+    if (pid !== undefined) row.pid = pid;
+    if (w?.startedAt !== undefined) row.startedAt = w.startedAt;
+    if (w?.incident) row.incident = w.incident;
+    return row;
+  });
+}
+
+/** Incidents newest first. */
+export function incidentList(state: DeciderState | undefined): IncidentView[] {
+  return Object.values(state?.incidents ?? {}).sort((a, b) => b.openedAt.localeCompare(a.openedAt));
+}
+
+export type Stage = "exit" | "opened" | "decision" | "command" | "outcome" | "stable" | "resolved" | "escalated" | "other";
+
+/** Where an event sits in an incident's causal chain (exit → decision → command → outcome). */
+export function stageOf(e: Pick<VigilEvent, "type">): Stage {
+  const n = eventName(e);
+  if (!n) return "other";
+  if (n === "obs.worker.exited") return "exit";
+  if (n === "obs.worker.stable") return "stable";
+  if (n === "dec.incident.opened") return "opened";
+  if (n === "dec.incident.resolved") return "resolved";
+  if (n === "dec.incident.escalated") return "escalated";
+  if (n.startsWith("dec.")) return "decision";
+  if (n.startsWith("cmd.")) return "command";
+  if (n.startsWith("out.")) return "outcome";
+  return "other";
+}
+
+/** Whether an event belongs to an incident (the id travels as `incident`, and as `correlation` on decisions). */
+export function inIncident(e: Pick<VigilEvent, "incident" | "correlation">, id: string): boolean {
+  return e.incident === id || e.correlation === id;
+}
+
+export interface HealthPoint {
+  t: number;
+  cpu?: number;
+  mem?: number;
+  temp?: number;
+}
+
+function num(...vs: unknown[]): number | undefined {
+  for (const v of vs) if (typeof v === "number" && Number.isFinite(v)) return v;
+  return undefined;
+}
+
+/**
+ * A chart point from a health sample (`obs.health.sample`) or, lacking one, the telemetry heartbeat's
+ * CPU and memory. Field names are read defensively: the console must draw what is there and say
+ * "no health data" otherwise, not fail.
+ */
+export function healthPoint(e: VigilEvent): HealthPoint | undefined {
+  const n = eventName(e) ?? e.type.slice("io.vigil.".length);
+  const d = (e.data ?? {}) as Record<string, any>;
+  const t = Date.parse(e.time);
+  if (n === "obs.health.sample") {
+    const memPct =
+      num(d.memPct, d.memPercent, d.memoryPercent, d.mem?.percent, d.memory?.percent, d.memory?.usedPercent) ??
+      (num(d.memory?.totalBytes, d.mem?.totalBytes) ? (100 * (1 - (num(d.memory?.availableBytes, d.memory?.freeBytes, d.mem?.availableBytes, d.mem?.freeBytes) ?? 0) / (num(d.memory?.totalBytes, d.mem?.totalBytes) ?? 1))) : undefined);
+    const temps: number[] = Array.isArray(d.thermal) ? d.thermal.map((z: any) => num(z?.celsius, z?.tempC, z?.temperatureC)).filter((x: number | undefined): x is number => x !== undefined) : [];
+    const p: HealthPoint = { t };
+    const cpu = num(d.cpuPct, d.cpuPercent, d.cpu?.percent, d.cpu?.load, typeof d.cpu === "number" ? d.cpu : undefined);
+    const temp = num(d.temperatureC, d.tempC, d.maxTempC, d.temperature?.maxC, d.temperature?.celsius, typeof d.temperature === "number" ? d.temperature : undefined, temps.length ? Math.max(...temps) : undefined);
+    if (cpu !== undefined) p.cpu = cpu;
+    if (memPct !== undefined) p.mem = memPct;
+    if (temp !== undefined) p.temp = temp;
+    return p;
+  }
+  if (n === "sys.telemetry.heartbeat") {
+    const p: HealthPoint = { t };
+    const cpu = num(d.cpu?.percent);
+    if (cpu !== undefined) p.cpu = cpu;
+    const total = num(d.memory?.totalBytes);
+    const free = num(d.memory?.freeBytes);
+    if (total && free !== undefined) p.mem = 100 * (1 - free / total);
+    return p;
+  }
+  return undefined;
+}

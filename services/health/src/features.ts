@@ -1,0 +1,72 @@
+/**
+ * Turns a stream of samples (a few named metrics) into feature vectors for the Isolation Forest.
+ * Raw values alone only catch spikes; derived features make the other failure shapes stand out:
+ *  - `value`   the metric itself (spikes, heat);
+ *  - `delta`   x(t) − x(t−1) (sudden jumps);
+ *  - `std8`    standard deviation over the last 8 samples (a stuck metric goes to 0);
+ *  - `drift32` x(t) − mean of the 32 samples before (slow leaks under any static threshold);
+ *  - `frozen`  how many samples in a row every metric has been exactly the same (a stuck reader).
+ * Which ones are used is a list (DEFAULT_FEATURES), chosen with bench/src/health.bench.ts.
+ */
+export const SHORT = 8;
+export const LONG = 32;
+
+export type Derivation = "value" | "delta" | "std8" | "drift32";
+export type FeatureSpec = { metric: string; kind: Derivation } | { kind: "frozen" };
+
+export function featureName(f: FeatureSpec): string {
+  if (f.kind === "frozen") return "frozen";
+  return f.kind === "value" ? f.metric : `${f.metric}.${f.kind}`;
+}
+
+/** Every derivation of every metric (used to explore; the service uses DEFAULT_FEATURES). */
+export function allFeatures(metrics: readonly string[]): FeatureSpec[] {
+  return [...metrics.flatMap((metric) => (["value", "delta", "std8", "drift32"] as const).map((kind) => ({ metric, kind }))), { kind: "frozen" }];
+}
+
+export function featureNames(specs: readonly FeatureSpec[]): string[] {
+  return specs.map(featureName);
+}
+
+export class FeatureExtractor {
+  private readonly history: number[][] = [];
+  private frozen = 0;
+  private readonly index: Map<string, number>;
+
+  constructor(
+    readonly metrics: readonly string[],
+    readonly specs: readonly FeatureSpec[],
+  ) {
+    this.index = new Map(metrics.map((m, i) => [m, i]));
+    for (const s of specs) if (s.kind !== "frozen" && !this.index.has(s.metric)) throw new Error(`feature ${featureName(s)}: unknown metric ${s.metric}`);
+  }
+
+  /** Features of this sample given the ones before it (call once per sample, in order). */
+  push(values: readonly number[]): number[] {
+    const last = this.history[this.history.length - 1];
+    this.frozen = last && values.every((v, i) => v === last[i]) ? this.frozen + 1 : 0;
+    this.history.push([...values]);
+    if (this.history.length > LONG + 1) this.history.shift();
+    const n = this.history.length;
+    return this.specs.map((s) => {
+      if (s.kind === "frozen") return this.frozen;
+      const m = this.index.get(s.metric)!;
+      const x = values[m] ?? 0;
+      switch (s.kind) {
+        case "value":
+          return x;
+        case "delta":
+          return n >= 2 ? x - (this.history[n - 2]![m] ?? x) : 0;
+        case "std8": {
+          const w = this.history.slice(-SHORT).map((h) => h[m] ?? 0);
+          const mean = w.reduce((a, b) => a + b, 0) / w.length;
+          return Math.sqrt(w.reduce((a, b) => a + (b - mean) ** 2, 0) / w.length);
+        }
+        case "drift32": {
+          const before = this.history.slice(0, -1).map((h) => h[m] ?? 0);
+          return before.length ? x - before.reduce((a, b) => a + b, 0) / before.length : 0;
+        }
+      }
+    });
+  }
+}

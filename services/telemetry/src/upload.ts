@@ -1,0 +1,120 @@
+import { createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { promisify } from "node:util";
+import { constants as zlibConstants, gzip as gzipCb } from "node:zlib";
+
+const gzip = promisify(gzipCb);
+
+export const BATCH_CONTENT_TYPE = "application/cloudevents-batch+json";
+export const SIGNATURE_HEADER = "X-Vigil-Signature";
+
+/** `sha256=<hex HMAC-SHA256(secret, body as sent)>` — over the compressed bytes when gzip is on. */
+export function signBody(secret: string, body: Uint8Array): string {
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
+const OPEN = Buffer.from("[");
+const COMMA = Buffer.from(",");
+const CLOSE = Buffer.from("]");
+
+/** A JSON array of the events, built from their stored bytes (each payload is one CloudEvent JSON). */
+export function batchBody(payloads: Uint8Array[]): Buffer {
+  const parts: Uint8Array[] = [OPEN];
+  payloads.forEach((p, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(p);
+  });
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
+}
+
+export interface UploadResponse {
+  status: number;
+  retryAfter?: string;
+  body: string;
+  /** Bytes put on the wire (body after compression). */
+  sentBytes: number;
+}
+
+export interface UploaderOptions {
+  url: string;
+  secret: string;
+  gzip: boolean;
+  timeoutMs: number;
+  device: string;
+  /** mTLS: file paths. */
+  tls?: { cert?: string; key?: string; ca?: string };
+}
+
+export interface Uploader {
+  /** POSTs one batch. Resolves with any HTTP answer; rejects on network errors and timeouts. */
+  post(payloads: Uint8Array[], firstSeq: number, lastSeq: number): Promise<UploadResponse>;
+  close(): void;
+}
+
+export class UploadTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+    this.name = "UploadTimeoutError";
+  }
+}
+
+export function createUploader(o: UploaderOptions): Uploader {
+  const url = new URL(o.url);
+  const https = url.protocol === "https:";
+  const tlsFiles = https && o.tls
+    ? {
+        ...(o.tls.cert ? { cert: readFileSync(o.tls.cert) } : {}),
+        ...(o.tls.key ? { key: readFileSync(o.tls.key) } : {}),
+        ...(o.tls.ca ? { ca: readFileSync(o.tls.ca) } : {}),
+      }
+    : {};
+  const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 4, ...tlsFiles }) : new HttpAgent({ keepAlive: true, maxSockets: 4 });
+  const request = https ? httpsRequest : httpRequest;
+
+  async function post(payloads: Uint8Array[], firstSeq: number, lastSeq: number): Promise<UploadResponse> {
+    const raw = batchBody(payloads);
+    const body = o.gzip ? await gzip(raw, { level: zlibConstants.Z_BEST_SPEED + 2 }) : raw;
+    const headers: Record<string, string | number> = {
+      "content-type": BATCH_CONTENT_TYPE,
+      "content-length": body.length,
+      [SIGNATURE_HEADER]: signBody(o.secret, body),
+      "x-vigil-device": o.device,
+      "x-vigil-first-seq": firstSeq,
+      "x-vigil-last-seq": lastSeq,
+      "x-vigil-events": payloads.length,
+    };
+    if (o.gzip) headers["content-encoding"] = "gzip";
+    return new Promise<UploadResponse>((resolve, reject) => {
+      const req = request(url, { method: "POST", agent, headers });
+      // One deadline for the whole exchange: a cloud that accepts and never answers must not hold us.
+      const timer = setTimeout(() => req.destroy(new UploadTimeoutError(o.timeoutMs)), o.timeoutMs);
+      req.on("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      req.on("response", (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          if (size < 64 * 1024) chunks.push(c);
+          size += c.length;
+        });
+        res.on("end", () => {
+          clearTimeout(timer);
+          const ra = res.headers["retry-after"];
+          resolve({ status: res.statusCode ?? 0, ...(ra ? { retryAfter: ra } : {}), body: Buffer.concat(chunks).toString("utf8"), sentBytes: body.length });
+        });
+        res.on("error", (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+      });
+      req.end(body);
+    });
+  }
+
+  return { post, close: () => agent.destroy() };
+}
