@@ -72,7 +72,11 @@ export async function runService(service: string, start: StartService): Promise<
       process.exit(1);
     }
     signalled = true;
-    const done = running ? running.stop(sig) : Promise.resolve();
+    // A signal during start: let the start finish (it may already run workers) and stop it properly;
+    // a start that cannot finish (no server yet) has nothing to clean up, so give it 10 s at most.
+    const done = running
+      ? running.stop(sig)
+      : Promise.race([starting.then((r) => r?.stop(sig)), new Promise<void>((r) => setTimeout(r, 10_000).unref())]);
     done.then(
       () => process.exit(0),
       (err) => {
@@ -88,11 +92,12 @@ export async function runService(service: string, start: StartService): Promise<
     process.on("disconnect", () => onSignal("SIGTERM"));
     process.channel.unref();
   }
-  try {
-    running = await startService(service, config, start, log);
-    if (signalled) await running.stop("signal during start").then(() => process.exit(0));
-  } catch (err) {
-    log.fatal({ err: (err as Error).message }, `${service} failed to start`);
-    process.exit(1);
-  }
+  const starting = startService(service, config, start, log).then(
+    (r) => (running = r),
+    (err) => {
+      log.fatal({ err: (err as Error).message }, `${service} failed to start`);
+      process.exit(1);
+    },
+  );
+  await starting;
 }

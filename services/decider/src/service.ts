@@ -37,15 +37,19 @@ export async function startDecider(ctx: ServiceContext, opts: DeciderServiceOpti
     maxMessages: 64,
     handler: async (e, m) => {
       if (m.seq <= seq) return; // already folded into the snapshot
+      let changed = false;
       if (decider.isInput(e)) {
         const r = decider.step(state, e);
-        for (const d of r.decisions) await publisher.publish(d);
+        // Published back to back and awaited together: one connection keeps their order in the stream.
+        await Promise.all(r.decisions.map((d) => publisher.publish(d)));
         if (r.decisions.length) log.info({ trigger: e.type, decisions: r.decisions.map((d) => d.type), incident: r.decisions[0]?.incident }, "decided");
+        changed = r.state !== state;
         state = r.state;
       }
       seq = m.seq;
       unsaved++;
-      if (unsaved >= config.decider.snapshotEvery || m.info.pending === 0) await save();
+      // The decider's own events read back change nothing: they wait for the next save instead of forcing one.
+      if (unsaved >= config.decider.snapshotEvery || (changed && m.info.pending === 0)) await save();
     },
   });
 

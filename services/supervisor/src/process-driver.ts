@@ -118,8 +118,9 @@ export class ProcessDriver {
         /* group already empty */
       }
       if (this.runs.get(name) === run) this.runs.delete(name);
-      this.opts.events.onPidsChanged(this.pids());
+      // Report first: the pid file write is bookkeeping and stays off the recovery path.
       this.opts.events.onExited({ worker: name, pid, code, signal, expected: run.expected, uptimeMs: Math.max(0, nowMs() - run.startedAt) });
+      this.opts.events.onPidsChanged(this.pids());
       resolveExit();
     });
     run.stableTimer = setTimeout(() => {
@@ -127,8 +128,8 @@ export class ProcessDriver {
     }, w.restart.stableMs);
     run.stableTimer.unref();
     this.opts.log.debug({ worker: name, pid, spawnMs: at - t0 }, "worker spawned");
-    this.opts.events.onPidsChanged(this.pids());
     this.opts.events.onStarted(name, pid, at);
+    this.opts.events.onPidsChanged(this.pids());
     return Promise.resolve(pid);
   }
 

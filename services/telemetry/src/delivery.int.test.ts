@@ -103,3 +103,17 @@ test("mTLS: with the client certificate the cloud accepts the batches; without i
     await r.close();
   }
 });
+
+test("without telemetry.url the service says it is idle and forwards nothing", async () => {
+  const device = "dev-idle";
+  const r = await rig(device);
+  const tel = spawnTelemetry({ natsUrl: r.srv.url, device, dataDir: join(r.dir, "tel"), telemetry: {} });
+  try {
+    await r.events.waitFor("telemetry started", (e) => is(e, "sys.service.started") && e.data.service === "telemetry", 10_000);
+    assert.match(tel.log(), /telemetry is idle: no telemetry\.url configured/);
+    await assert.rejects(r.jsm.consumers.info("VIGIL", "telemetry"), "no consumer is created");
+  } finally {
+    await tel.stop();
+    await r.close();
+  }
+});
