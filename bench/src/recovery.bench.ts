@@ -12,7 +12,7 @@
  *
  * Prints a table, writes results/recovery.json and results/recovery.md.
  *
- *   node dist/recovery.js [--iterations N] [--warmup N]      (or BENCH_ITERATIONS / BENCH_WARMUP)
+ *   node dist/recovery.bench.js [--iterations N] [--warmup N]      (or BENCH_ITERATIONS / BENCH_WARMUP)
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
