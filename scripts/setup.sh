@@ -31,7 +31,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: the registry these machines reach lacks turbo's macOS/Windows
+  # binaries, so npm ci refuses the lock file; install keeps the locked versions all the same.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 echo "setup: building"
 npx turbo run build --output-logs=errors-only
