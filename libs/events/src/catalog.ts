@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Kind } from "./subjects.js";
 import { HEALTH_EVENTS } from "./health-events.js";
+import { CONTAINER_EVENTS } from "./container-events.js";
 
 /** Names are single subject tokens: workers, services, policies. */
 export const NameSchema = z.string().regex(/^[A-Za-z0-9_-]+$/, "must use only letters, digits, '_' and '-'").max(64);
@@ -40,7 +41,15 @@ const outcomeData = z.object({
  */
 export const CATALOG = {
   // Observations: what the supervisor saw happen.
-  "obs.worker.started": z.object({ worker, pid, command: z.string(), at: z.number().optional() }),
+  "obs.worker.started": z.object({
+    worker,
+    pid,
+    command: z.string(),
+    at: z.number().optional(),
+    /** Container workloads: the container, and whether it was already running and adopted at boot. */
+    containerId: z.string().optional(),
+    adopted: z.boolean().optional(),
+  }),
   "obs.worker.exited": z.object({
     worker,
     pid: pid.optional(),
@@ -51,10 +60,15 @@ export const CATALOG = {
     uptimeMs: z.number().min(0),
     /** Set when the program could not be started at all (ENOENT, EACCES …). */
     error: z.string().optional(),
+    /** Container workloads: the kernel's OOM killer ended it (memory limit). */
+    oom: z.boolean().optional(),
+    containerId: z.string().optional(),
   }),
   "obs.worker.stable": z.object({ worker, pid, uptimeMs: z.number().min(0) }),
   // Health: samples, thresholds, anomalies, probes (services/health; schemas in health-events.ts).
   ...HEALTH_EVENTS,
+  // Containers and networks (docker driver, netmon; schemas in container-events.ts).
+  ...CONTAINER_EVENTS,
 
   // Decisions: what the decider concluded, with the policy that concluded it.
   "dec.remediation.decided": z.object({
@@ -149,6 +163,18 @@ export const CATALOG = {
     resent: z.number().int().min(0),
     deadLettered: z.number().int().min(0),
     lost: z.number().int().min(0),
+  }),
+  /** The leaf-node link of the embedded nats-server to the fleet hub changed state (docs/fleet.md). */
+  "sys.fleet.uplink": z.object({
+    state: z.enum(["connected", "disconnected"]),
+    /** The hub URLs (never credentials). */
+    hub: z.array(z.string()),
+    /** The JetStream domain the hub sources this device through. */
+    domain: z.string(),
+    /** Why it is not connected: the embedded server's last leafnode error, e.g. "Authorization Violation". */
+    error: z.string().optional(),
+    /** How long the previous state lasted. */
+    previousMs: z.number().min(0).optional(),
   }),
   "sys.deadletter": z.object({
     /** Which consumer refused it. */

@@ -4,6 +4,8 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { NameSchema } from "./catalog.js";
 import { HealthSchema, PoliciesSchema, ProbeSchema } from "./health-config.js";
+import { DockerSchema, makeContainerSchema, NetmonSchema } from "./container-config.js";
+import { FleetSchema } from "./fleet-config.js";
 
 export const RestartPolicySchema = z
   .object({
@@ -40,6 +42,10 @@ export const WorkerSchema = z
   })
   .strict();
 export type WorkerConfig = z.infer<typeof WorkerSchema>;
+
+/** A container workload (docs/containers.md): same commands, events and restart policy as a worker. */
+export const ContainerSchema = makeContainerSchema(RestartPolicySchema.default(RestartPolicySchema.parse({})));
+export type ContainerConfig = z.infer<typeof ContainerSchema>;
 
 /** A console/API token: only its SHA-256 is stored (`vigil token hash <token>` prints it). */
 export const GatewayTokenSchema = z
@@ -172,12 +178,22 @@ export const ConfigSchema = z
     health: HealthSchema.default(HealthSchema.parse({})),
     policies: PoliciesSchema.default(PoliciesSchema.parse({})),
     workers: z.array(WorkerSchema).default([]),
+    /** Container workloads, run by the supervisor's docker driver (names share the workers' namespace). */
+    containers: z.array(ContainerSchema).default([]),
+    docker: DockerSchema.default(DockerSchema.parse({})),
+    netmon: NetmonSchema.default(NetmonSchema.parse({})),
+    /** Leaf-node uplink to a cloud hub (docs/fleet.md); unset: no uplink. */
+    fleet: FleetSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
     c.workers.forEach((w, i) => {
       if (seen.has(w.name)) ctx.addIssue({ code: "custom", path: ["workers", i, "name"], message: `duplicate worker name "${w.name}"` });
+      seen.add(w.name);
+    });
+    c.containers.forEach((w, i) => {
+      if (seen.has(w.name)) ctx.addIssue({ code: "custom", path: ["containers", i, "name"], message: `duplicate workload name "${w.name}" (workers and containers share one namespace)` });
       seen.add(w.name);
     });
   });
@@ -204,6 +220,8 @@ const ENV_OVERRIDES: Array<[string, (c: Record<string, any>, v: string) => void]
   ["VIGIL_TELEMETRY_URL", (c, v) => ((c.telemetry ??= {}).url = v)],
   ["VIGIL_TELEMETRY_SECRET", (c, v) => ((c.telemetry ??= {}).secret = v)],
   ["VIGIL_GATEWAY_PORT", (c, v) => ((c.gateway ??= {}).port = Number(v))],
+  ["VIGIL_FLEET_HUB", (c, v) => ((c.fleet ??= {}).hub = v)],
+  ["VIGIL_DOCKER_SOCKET", (c, v) => ((c.docker ??= {}).socketPath = v)],
 ];
 
 function formatIssues(err: z.ZodError, origin: string): string {

@@ -13,3 +13,6 @@ export * from "./state.js";
 export * from "./reader.js";
 export * from "./tokens.js";
 export * from "./health-config.js";
+export * from "./fleet-config.js";
+export * from "./container-config.js";
+export * from "./container-events.js";

@@ -33,6 +33,8 @@ export interface DeciderState {
   incidents: Record<string, IncidentView>;
   /** What the health policies know (absent until the first health event: older snapshots still load). */
   health?: HealthView;
+  /** Container workloads' vNICs as last reported (obs.container.networks): who to reattach on a network change. */
+  containers?: Record<string, { vnics: Array<{ vnic: string; parentInterface: string; network: string; subnet: string; ip?: string; mac?: string }> }>;
   /** Success-rate projection: "policy/action" → how often it fixed the problem. */
   outcomes?: Record<string, OutcomeStats>;
 }

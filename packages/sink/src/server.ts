@@ -51,6 +51,8 @@ class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly extra: Record<string, unknown> = {},
+    /** Seconds for a Retry-After header. */
+    readonly retryAfterS?: number,
   ) {
     super(message);
   }
@@ -121,7 +123,7 @@ export async function startSink(o: SinkOptions): Promise<Sink> {
     if (faults.delayMs > 0) await new Promise((r) => setTimeout(r, faults.delayMs));
     if (action.kind === "error") {
       store.bump("faulted");
-      throw new HttpError(action.status, "injected fault");
+      throw new HttpError(action.status, "injected fault", {}, action.retryAfterS);
     }
     let text: Buffer = raw;
     const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
@@ -203,7 +205,7 @@ export async function startSink(o: SinkOptions): Promise<Sink> {
     } catch (err) {
       if (err instanceof HttpError) {
         const headers: Record<string, string> = {};
-        if ((err.status === 429 || err.status === 503) && faults.retryAfterS !== undefined) headers["retry-after"] = String(faults.retryAfterS);
+        if (err.retryAfterS !== undefined) headers["retry-after"] = String(err.retryAfterS);
         if (err.status !== 503 || err.message !== "injected fault") log("refused", { route, status: err.status, error: err.message });
         if (!res.headersSent) send(res, err.status, { error: err.message, ...err.extra }, headers);
         return;

@@ -71,3 +71,45 @@ export async function vigilUp(configFile: string, natsUrl: string): Promise<Runn
       }),
   };
 }
+
+/**
+ * Starts `vigil up -q --port <port>` so that vigil up runs its own embedded nats-server (no
+ * VIGIL_NATS_URL), e.g. with a fleet uplink; waits until it says it is running. `natsUrl` is that server.
+ */
+export async function vigilUpEmbedded(configFile: string, port: number, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<RunningVigil & { natsUrl: string }> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, VIGIL_LOG_LEVEL: "warn", VIGIL_SINK: "off", ...env };
+  delete childEnv.VIGIL_NATS_URL;
+  const child = spawn(process.execPath, [VIGIL_MAIN, "up", "-q", "--config", configFile, "--port", String(port)], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => {
+      child.kill("SIGTERM");
+      reject(new Error(`vigil up did not start in ${timeoutMs / 1000} s:\n${out}`));
+    }, timeoutMs);
+    child.stdout!.on("data", () => {
+      if (out.includes("vigil: running")) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`vigil up exited with ${code}:\n${out}`));
+    });
+  });
+  child.removeAllListeners("exit");
+  return {
+    child,
+    dir: dirname(configFile),
+    natsUrl: `nats://127.0.0.1:${port}`,
+    output: () => out,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once("exit", (code) => resolve(code));
+        child.kill("SIGTERM");
+      }),
+  };
+}

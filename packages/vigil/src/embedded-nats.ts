@@ -26,18 +26,27 @@ export function findNatsServer(env: NodeJS.ProcessEnv = process.env): { bin: str
 export interface EmbeddedNats {
   url: string;
   child: ChildProcess;
+  /** The server's log (nats-server.log in the data dir). */
+  logFile?: string;
+  /** http://127.0.0.1:<port> when started with a config file that opens the monitoring port (fleet). */
+  monitorUrl?: string;
   stop(): Promise<void>;
 }
 
 /** Starts nats-server with JetStream on loopback, its store and log in the data dir; resolves when it is ready. */
-export async function startEmbeddedNats(bin: string, opts: { port: number; dataDir: string; name: string }): Promise<EmbeddedNats> {
+export async function startEmbeddedNats(
+  bin: string,
+  opts: { port: number; dataDir: string; name: string; /** A generated config (fleet: leaf node + domain) instead of flags. */ configFile?: string; monitorPort?: number },
+): Promise<EmbeddedNats> {
   const store = join(opts.dataDir, "nats");
   const logs = join(opts.dataDir, "logs");
   mkdirSync(store, { recursive: true });
   mkdirSync(logs, { recursive: true });
   const logFile = join(logs, "nats-server.log");
   const out = openSync(logFile, "a");
-  const args = ["-js", "-a", "127.0.0.1", "-p", String(opts.port), "-sd", store, "-n", opts.name, "-l", logFile];
+  const args = opts.configFile
+    ? ["-c", opts.configFile, "-l", logFile]
+    : ["-js", "-a", "127.0.0.1", "-p", String(opts.port), "-sd", store, "-n", opts.name, "-l", logFile];
   // Own process group: a Ctrl-C must not take the bus down before the services have stopped.
   const child = spawn(bin, args, { stdio: ["ignore", out, out], detached: true });
   closeSync(out);
@@ -75,6 +84,8 @@ export async function startEmbeddedNats(bin: string, opts: { port: number; dataD
   return {
     url: `nats://127.0.0.1:${opts.port}`,
     child,
+    logFile,
+    monitorUrl: opts.monitorPort ? `http://127.0.0.1:${opts.monitorPort}` : undefined,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

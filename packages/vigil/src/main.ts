@@ -8,6 +8,7 @@ import { up } from "./up.js";
 import { workerCommand, WORKER_COMMANDS, type WorkerCommand } from "./command.js";
 import { replayIncident } from "./replay.js";
 import { token } from "./token.js";
+import { fleet } from "./fleet.js";
 import { incidents, workers } from "./workers.js";
 
 const HELP = `vigil ${VERSION} — a self-healing runtime for edge gateways
@@ -28,6 +29,9 @@ Commands:
              Send a command to a declared worker through the gateway and print the outcome.
   token hash <token> | token new [--name N] [--role viewer|operator]
              The SHA-256 to put in gateway.tokens, or a new random token with its config entry.
+  fleet add|remove <device>… | fleet list | fleet status [<device>…]  (--hub URL or $VIGIL_FLEET_URL)
+             On the cloud hub: the VIGIL_FLEET stream sourcing each device's VIGIL through its
+             JetStream domain; status shows lag, last event, last heartbeat, open incidents.
   help       This text.
 
 Options:
@@ -47,6 +51,8 @@ Options:
       --speed <n>        replay: play back n times faster than it happened (default 0: at once)
       --decide           replay: re-decide with the current decider and show the differences
       --reason <text>    restart|pause|resume|kill: recorded with the command
+      --hub <url>        fleet: the hub's NATS URL (default: $VIGIL_FLEET_URL)
+      --stream <name>    fleet: the fleet stream (default VIGIL_FLEET)
   -h, --help             This text.
   -v, --version          The version.
 
@@ -77,6 +83,8 @@ async function main(argv: string[]): Promise<number> {
         reason: { type: "string" },
         name: { type: "string" },
         role: { type: "string" },
+        hub: { type: "string" },
+        stream: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
       },
@@ -97,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
   // Console commands (they take arguments and talk to the gateway).
   const gwTarget = { config: v.config, gateway: v.gateway, token: v.token, json: v.json };
   if (command === "token") return token(rest, { name: v.name, role: v.role, json: v.json });
+  if (command === "fleet") return fleet(rest, { hub: v.hub, stream: v.stream, json: v.json });
   if ((WORKER_COMMANDS as readonly string[]).includes(command) || command === "replay") {
     if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" for '${command}'. Run 'vigil help' for usage.`);
     if (command === "replay") {

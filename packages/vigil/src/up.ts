@@ -8,6 +8,7 @@ import { formatEvent } from "./format.js";
 import { consoleBanner } from "./console-info.js";
 import { DEMO_CONFIG, runtimeFile, serviceMain, SERVICES, type ServiceName } from "./paths.js";
 import { startLocalSink } from "./local-sink.js";
+import { domainOf, startUplinkWatch, writeLeafServerConfig } from "./fleet-uplink.js";
 
 export interface UpOptions {
   config?: string;
@@ -46,12 +47,16 @@ export async function up(o: UpOptions): Promise<number> {
   let nats: EmbeddedNats | undefined;
   if (!natsUrl) {
     const { bin, version } = findNatsServer(env);
-    nats = await startEmbeddedNats(bin, { port: o.port, dataDir: config.dataDir, name: `vigil-${config.device}` });
+    // fleet: a generated config runs JetStream in the device's domain as a leaf node of the hub (docs/fleet.md).
+    const leaf = config.fleet ? await writeLeafServerConfig(config, o.port) : undefined;
+    nats = await startEmbeddedNats(bin, { port: o.port, dataDir: config.dataDir, name: `vigil-${config.device}`, configFile: leaf?.file, monitorPort: leaf?.monitorPort });
+    if (leaf && config.fleet) say(`fleet: leaf node of ${config.fleet.hub.join(", ")} in JetStream domain ${domainOf(config.device, config.fleet)} (config ${leaf.file})`);
     env.VIGIL_NATS_URL = nats.url;
     config = loadConfig(configPath, env);
     say(`started ${version} (JetStream, store ${join(config.dataDir, "nats")}) at ${nats.url}`);
   } else {
     say(`using the NATS server at ${natsUrl}`);
+    if (config.fleet) say("fleet: ignored — vigil up did not start this server; configure its leafnodes and jetstream domain yourself (docs/fleet.md)");
   }
 
   try {
@@ -66,6 +71,7 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
   const nc = await connectBus(config.nats, "vigil-up", { waitOnFirstConnect: false });
   await ensureStream(await jetstreamManager(nc, { checkAPI: false }), config.stream);
   env.VIGIL_CONFIG = resolve(configPath);
+  const uplink = config.fleet && nats?.monitorUrl && nats.logFile ? await startUplinkWatch(nc, config, { monitorUrl: nats.monitorUrl, logFile: nats.logFile }, say) : undefined;
 
   const logDir = join(config.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
@@ -137,6 +143,7 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
         });
       }
       await feed?.stop();
+      await uplink?.stop();
       await sink?.stop();
       await nc.close().catch(() => undefined);
       if (nats) await nats.stop();

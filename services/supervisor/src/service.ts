@@ -13,10 +13,23 @@ import {
   type WorkerAction,
 } from "@vigil/events";
 import { ExecutedCommands, PidRegistry } from "./local-state.js";
+import type { ExitInfo, RunStatus } from "./process-driver.js";
 import { planCommand, type Step } from "./plan.js";
 import { ProcessDriver } from "./process-driver.js";
+import { DockerDriver } from "./docker-driver.js";
 
 type CommandData = DataOf<"cmd.worker.restart">;
+type ReattachData = DataOf<"cmd.container.reattach">;
+
+/** What the executors need from a driver: one per workload kind (process, container). */
+interface WorkloadOps {
+  status(name: string): { status: RunStatus; pid?: number };
+  start(name: string): Promise<unknown>;
+  stop(name: string): Promise<void>;
+  kill(name: string, signal: NodeJS.Signals): Promise<void>;
+  pause(name: string): void | Promise<void>;
+  resume(name: string): void | Promise<void>;
+}
 
 /**
  * Owns the workers: starts what the config declares, turns process exits into observations at once,
@@ -39,6 +52,20 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
   const emit = (...args: Parameters<Publisher["emit"]>) =>
     bus.emit(...args).catch((err) => log.error({ err: (err as Error).message, type: args[0] }, "could not record event"));
 
+  /** A process or container exit: unexpected ones carry the worker's incident (or a new one). */
+  function reportExit(info: ExitInfo & { oom?: boolean; containerId?: string }) {
+    const { error, ...rest } = info;
+    const incident = info.expected ? undefined : (incidents.get(info.worker) ?? derivedId(config.device, info.worker, String(info.pid ?? "nopid"), String(Date.now()), "incident"));
+    if (incident) incidents.set(info.worker, incident);
+    log.info({ ...info }, info.expected ? "worker stopped" : info.oom ? "container killed by the OOM killer" : "worker exited unexpectedly");
+    void emit("obs.worker.exited", { ...rest, uptimeMs: Math.round(info.uptimeMs), ...(error ? { error } : {}) }, { incident });
+  }
+  function reportStable(worker: string, pid: number, uptimeMs: number) {
+    const incident = incidents.get(worker);
+    incidents.delete(worker);
+    void emit("obs.worker.stable", { worker, pid, uptimeMs }, { incident });
+  }
+
   const driver = new ProcessDriver(config.workers, {
     baseDir: config.configDir,
     logDir: join(dir, "logs"),
@@ -46,21 +73,31 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
     events: {
       // Reported by the caller, which knows whether it was a boot or a command.
       onStarted: (worker, _pid, at) => void startedAt.set(worker, at),
-      onExited(info) {
-        const { error, ...rest } = info;
-        const incident = info.expected ? undefined : (incidents.get(info.worker) ?? derivedId(config.device, info.worker, String(info.pid ?? "nopid"), String(Date.now()), "incident"));
-        if (incident) incidents.set(info.worker, incident);
-        log.info({ ...info }, info.expected ? "worker stopped" : "worker exited unexpectedly");
-        void emit("obs.worker.exited", { ...rest, uptimeMs: Math.round(info.uptimeMs), ...(error ? { error } : {}) }, { incident });
-      },
-      onStable(worker, pid, uptimeMs) {
-        const incident = incidents.get(worker);
-        incidents.delete(worker);
-        void emit("obs.worker.stable", { worker, pid, uptimeMs }, { incident });
-      },
+      onExited: reportExit,
+      onStable: reportStable,
       onPidsChanged: (pids) => registry.write(pids),
     },
   });
+
+  // Container workloads: only when declared, so a device without Docker never needs the engine.
+  const docker = config.containers.length
+    ? new DockerDriver(config.containers, {
+        device: config.device,
+        socketPath: config.docker.socketPath,
+        log,
+        events: {
+          onStarted: (worker, _pid, at) => void startedAt.set(worker, at),
+          onExited: reportExit,
+          onStable: reportStable,
+          onPidsChanged: () => undefined,
+          onHealth: (worker, containerId, status) => void emit("obs.container.health", { worker, containerId, status }, { incident: incidents.get(worker) }),
+          onNetworks: (worker, containerId, internal, vnics) => void emit("obs.container.networks", { worker, containerId, ...(internal ? { internal } : {}), vnics }),
+        },
+      })
+    : undefined;
+  const opsOf = (worker: string): WorkloadOps => (docker?.config(worker) ? docker : driver);
+  const isDeclared = (worker: string) => driver.config(worker) !== undefined || docker?.config(worker) !== undefined;
+  const declaredNames = () => [...driver.declared(), ...(docker?.declared() ?? [])];
 
   // Per-worker queue: a delayed restart and a stop for the same worker never interleave.
   const queues = new Map<string, Promise<void>>();
@@ -84,20 +121,20 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
         const t = setTimeout(done, (s as { ms: number }).ms);
         waits.add(done);
       }),
-    stop: (w) => driver.stop(w),
+    stop: (w) => opsOf(w).stop(w),
     start: async (w) => {
-      await driver.start(w);
+      await opsOf(w).start(w);
     },
-    pause: async (w) => driver.pause(w),
-    resume: async (w) => driver.resume(w),
-    kill: (w, s) => driver.kill(w, (s as { signal: NodeJS.Signals }).signal),
+    pause: async (w) => opsOf(w).pause(w),
+    resume: async (w) => opsOf(w).resume(w),
+    kill: (w, s) => opsOf(w).kill(w, (s as { signal: NodeJS.Signals }).signal),
   };
 
   async function execute(cmd: VigilEvent<CommandData>, action: WorkerAction): Promise<void> {
     const { worker } = cmd.data;
-    const declared = driver.config(worker) !== undefined;
-    const before = driver.status(worker);
-    const plan = planCommand(action, worker, { declared, ...before }, { delayMs: cmd.data.delayMs, signal: cmd.data.signal, declared: driver.declared() });
+    const declared = isDeclared(worker);
+    const before = opsOf(worker).status(worker);
+    const plan = planCommand(action, worker, { declared, ...before }, { delayMs: cmd.data.delayMs, signal: cmd.data.signal, declared: declaredNames() });
     const meta = { incident: cmd.incident, causation: cmd.id, correlation: cmd.correlation ?? cmd.incident };
     if (plan.ok && action === "restart" && cmd.data.requestedBy === "decider" && Date.parse(cmd.time) < bootTime) {
       const reason = `superseded: ${worker} was started fresh when the supervisor booted, after the crash this restart answers`;
@@ -112,7 +149,7 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
     }
     if (cmd.incident) incidents.set(worker, cmd.incident);
     await enqueue(worker, async () => {
-      const previousPid = driver.status(worker).pid ?? before.pid;
+      const previousPid = opsOf(worker).status(worker).pid ?? before.pid;
       try {
         for (const step of plan.steps) {
           if (stopping) return;
@@ -124,7 +161,7 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
         return;
       }
       if (stopping) return;
-      const now = driver.status(worker);
+      const now = opsOf(worker).status(worker);
       if (action === "restart" || action === "start") restarts.set(worker, (restarts.get(worker) ?? 0) + (action === "restart" ? 1 : 0));
       await emit(plan.outcome, {
         worker,
@@ -149,6 +186,61 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
     }
   }
 
+  /** Moves a container's vNICs on an interface to its new subnet (netmon → decider → here). */
+  async function reattach(cmd: VigilEvent<ReattachData>): Promise<void> {
+    const { worker } = cmd.data;
+    const meta = { incident: cmd.incident, causation: cmd.id, correlation: cmd.correlation ?? cmd.incident };
+    if (!docker?.config(worker)) {
+      const reason = `unknown container workload "${worker}": only containers declared in the config can be reattached (declared: ${docker?.declared().join(", ") || "none"})`;
+      await emit("out.command.rejected", { command: cmd.id, action: "reattach", worker, reason }, meta);
+      return;
+    }
+    await enqueue(worker, async () => {
+      if (stopping) return;
+      try {
+        if (cmd.data.delayMs) await executors.wait(worker, { action: "wait", ms: cmd.data.delayMs });
+        const vnics = await docker.reattach(worker, cmd.data.interface, { subnet: cmd.data.subnet, gateway: cmd.data.gateway });
+        log.info({ worker, interface: cmd.data.interface, vnics }, "container reattached");
+        await emit("out.container.reattached", { worker, command: cmd.id, requestedBy: cmd.data.requestedBy, vnics }, meta);
+      } catch (err) {
+        log.error({ command: cmd.id, worker, err: (err as Error).message }, "reattach failed");
+        await emit("out.command.failed", { command: cmd.id, action: "reattach", worker, error: (err as Error).message }, meta);
+      }
+    });
+  }
+
+  // Containers: reach the engine, then adopt or start each one. Without the engine the process
+  // workers run on; the driver says so (event + log) and keeps trying.
+  let dockerRetry: NodeJS.Timeout | undefined;
+  async function bootContainers(): Promise<void> {
+    if (!docker || stopping) return;
+    let version: string;
+    try {
+      version = await docker.connect();
+    } catch (err) {
+      const error = (err as Error).message;
+      log.error({ socketPath: config.docker.socketPath, err: error }, "docker driver unavailable: container workloads are not running (process workers are unaffected); retrying every 5 s");
+      if (!dockerRetry) await emit("sys.docker.unavailable", { socketPath: config.docker.socketPath, error, workloads: docker.declared() });
+      dockerRetry = setTimeout(() => void bootContainers(), 5_000);
+      dockerRetry.unref();
+      return;
+    }
+    const adopted: string[] = [];
+    for (const c of config.containers) {
+      try {
+        const r = await docker.start(c.name);
+        if (r.adopted) adopted.push(c.name);
+        await emit("obs.worker.started", { worker: c.name, pid: r.pid, command: [c.image, ...(c.command ?? [])].join(" "), containerId: r.containerId, ...(r.adopted ? { adopted: true } : {}) });
+      } catch (err) {
+        log.error({ worker: c.name, err: (err as Error).message }, "container could not start");
+        await emit("obs.worker.exited", { worker: c.name, code: null, signal: null, expected: false, uptimeMs: 0, error: (err as Error).message });
+      }
+    }
+    log.info({ version, adopted }, "docker driver ready");
+    await emit("sys.docker.available", { socketPath: config.docker.socketPath, version, adopted });
+  }
+  await bootContainers();
+
   const consumer = await startConsumer(ctx.nc, {
     stream: config.stream.name,
     durable: "supervisor",
@@ -157,6 +249,13 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
     log,
     handler: async (e) => {
       const name = eventName(e);
+      if (name === "cmd.container.reattach") {
+        if (await executed.has(e.id)) return;
+        await executed.add(e.id);
+        void reattach(e as VigilEvent<ReattachData>);
+        return;
+      }
+      if (name?.startsWith("cmd.net.")) return; // netmon's
       const action = name?.startsWith("cmd.worker.") ? (name.slice("cmd.worker.".length) as WorkerAction) : undefined;
       if (!action) throw new Error(`not a worker command: ${e.type}`);
       if (await executed.has(e.id)) {
@@ -177,9 +276,9 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
       uptimeMs: Math.round(process.uptime() * 1000),
       rssBytes: process.memoryUsage.rss(),
       outbox: bus.pending(),
-      workers: config.workers.map((w) => {
-        const s = driver.status(w.name);
-        return { name: w.name, status: s.status, ...(s.pid ? { pid: s.pid } : {}), restarts: restarts.get(w.name) ?? 0 };
+      workers: declaredNames().map((name) => {
+        const s = opsOf(name).status(name);
+        return { name, status: s.status, ...(s.pid ? { pid: s.pid } : {}), restarts: restarts.get(name) ?? 0 };
       }),
     });
   }, config.supervisor.heartbeatMs);
@@ -187,11 +286,13 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
 
   return async () => {
     clearInterval(heartbeat);
+    clearTimeout(dockerRetry);
     stopping = true;
     for (const release of [...waits]) release();
     await consumer.stop();
     await driver.stopAll();
     await Promise.all([...queues.values()]);
+    docker?.close();
     await bus.flush();
     await bus.close();
     await executed.close();

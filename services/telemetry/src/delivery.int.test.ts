@@ -110,10 +110,37 @@ test("without telemetry.url the service says it is idle and forwards nothing", a
   const tel = spawnTelemetry({ natsUrl: r.srv.url, device, dataDir: join(r.dir, "tel"), telemetry: {} });
   try {
     await r.events.waitFor("telemetry started", (e) => is(e, "sys.service.started") && e.data.service === "telemetry", 10_000);
-    assert.match(tel.log(), /telemetry is idle: no telemetry\.url configured/);
+    await tel.waitForLog(/telemetry is idle: no telemetry\.url configured/);
     await assert.rejects(r.jsm.consumers.info("VIGIL", "telemetry"), "no consumer is created");
   } finally {
     await tel.stop();
+    await r.close();
+  }
+});
+
+test("429 with Retry-After: telemetry waits as long as asked, without opening the breaker, then delivers", async () => {
+  const device = "dev-429";
+  const r = await rig(device);
+  const sink = await startSink({ dataDir: join(r.dir, "sink"), secret: TEST_SECRET, faults: { errorRate: 1, status: 429, retryAfterS: 2 } });
+  let throttledAt = 0;
+  const off = sink.store.onChange((c) => {
+    if (c.faulted === 1 && throttledAt === 0) {
+      throttledAt = Date.now();
+      sink.setFaults({}); // the next request would succeed at once: only Retry-After holds telemetry back
+    }
+  });
+  const tel = spawnTelemetry({ natsUrl: r.srv.url, device, dataDir: join(r.dir, "tel"), telemetry: { url: sink.url, secret: TEST_SECRET, filter: `vigil.${device}.obs.>`, retryBaseMs: 10, breaker: { volumeThreshold: 1 } } });
+  try {
+    await publishMany(r.nc, device, 100);
+    await sink.waitFor("100 stored", (c) => c.stored >= 100, 15_000);
+    const waited = Date.now() - throttledAt;
+    assert.ok(waited >= 1_900, `waited ${waited} ms after a 429 asking for 2 s`);
+    assert.equal(sink.counts().faulted, 1);
+    assert.equal(r.events.events.filter((e) => is(e, "sys.telemetry.breaker.opened")).length, 0, "a 429 is not a breaker failure");
+  } finally {
+    off();
+    await tel.stop();
+    await sink.close();
     await r.close();
   }
 });

@@ -271,7 +271,7 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
     for (const m of msgs) {
       if (m.seq > top.seq) top = m;
       if (m.seq > stats.lastSeq + 1) {
-        firstSeqNow ??= (await jsm.streams.info(stream)).state.first_seq;
+        firstSeqNow ??= await streamFirstSeq();
         const gap = lostBetween(stats.lastSeq, m.seq, firstSeqNow);
         if (gap) {
           stats.lost += gap.count;
@@ -297,8 +297,25 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
       await deliver(items.slice(a, b));
     }
     // Cumulative ack: everything up to the batch's highest sequence is confirmed or dead-lettered.
-    top.ack();
+    // (A lost ack only means NATS hands the batch out again after ack_wait: sent twice, stored once.)
+    try {
+      top.ack();
+    } catch (err) {
+      log.warn({ err: (err as Error).message, seq: top.seq }, "ack failed; the batch will be sent again");
+    }
     if (top.seq > stats.ackedSeq) stats.ackedSeq = top.seq;
+  }
+
+  /** The stream's first sequence now; retried until NATS answers (or shutdown). */
+  async function streamFirstSeq(): Promise<number> {
+    for (;;) {
+      try {
+        return (await jsm.streams.info(stream)).state.first_seq;
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "cannot read the stream's state; retrying");
+        await sleep(1_000);
+      }
+    }
   }
 
   async function fetchBatch(): Promise<JsMsg[]> {
@@ -331,17 +348,20 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
       if (stopping) break;
       if (msgs.length === 0) continue;
       next = fetchBatch(); // fetch ahead while this batch is uploaded
-      try {
-        await processBatch(msgs);
-        held.delete(msgs);
-      } catch (err) {
-        if (err instanceof Stopped) break;
-        log.error({ err: (err as Error).message }, "batch processing failed; it stays unacked and is sent again");
-        held.delete(msgs);
-        await next.catch(() => undefined);
-        next = undefined;
-        await sleep(1_000).catch(() => undefined);
+      // Never move past a batch that is not done: the next cumulative ack would confirm it too.
+      let done = false;
+      while (!done && !stopping) {
+        try {
+          await processBatch(msgs);
+          done = true;
+        } catch (err) {
+          if (err instanceof Stopped) break;
+          log.error({ err: (err as Error).message }, "batch processing failed; retrying the same batch");
+          await sleep(1_000).catch(() => undefined);
+        }
       }
+      held.delete(msgs);
+      if (!done) break;
     }
     await next?.catch(() => undefined);
   })();

@@ -37,6 +37,8 @@ export interface TelemetryProcess {
   dataDir: string;
   /** stderr so far (JSON log lines). */
   log(): string;
+  /** Resolves when stderr matches (already or later); rejects after timeoutMs. */
+  waitForLog(re: RegExp, timeoutMs?: number): Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM and wait (no-op when already gone). */
   stop(): Promise<void>;
@@ -64,6 +66,21 @@ export function spawnTelemetry(o: { natsUrl: string; device: string; telemetry: 
     child,
     dataDir,
     log: () => err,
+    waitForLog: (re, timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (re.test(err)) return resolve();
+        const onData = () => {
+          if (!re.test(err)) return;
+          clearTimeout(timer);
+          child.stderr!.off("data", onData);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          child.stderr!.off("data", onData);
+          reject(new Error(`telemetry never logged ${re}; log:\n${err.slice(-2000)}`));
+        }, timeoutMs);
+        child.stderr!.on("data", onData);
+      }),
     exited,
     async stop() {
       if (gone()) return;

@@ -1,2 +1,3 @@
 export { startNatsServer, freePort, natsServerBinary, type TestNatsServer } from "./nats-server.js";
 export { watchEvents, nextReconnect, type EventLog } from "./events.js";
+export * from "./docker.js";

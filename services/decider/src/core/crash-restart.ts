@@ -3,8 +3,9 @@ import { backoffDelay } from "./backoff.js";
 import { draft, type Draft, type Policy } from "./policy.js";
 import { workerOf, type DeciderState } from "@vigil/events";
 
-function describeExit(d: { code: number | null; signal: string | null; error?: string }): string {
+function describeExit(d: { code: number | null; signal: string | null; error?: string; oom?: boolean }): string {
   if (d.error) return `could not start: ${d.error}`;
+  if (d.oom) return `was killed by the OOM killer (memory limit reached, exit code ${d.code})`;
   if (d.signal) return `killed by ${d.signal}`;
   return `exited with code ${d.code}`;
 }

@@ -5,6 +5,7 @@ import { cpuFailsafe } from "./cpu-failsafe.js";
 import { anomalyRemediation } from "./anomaly.js";
 import { probeFailure } from "./probe-failure.js";
 import { memoryPressure } from "./memory-pressure.js";
+import { networkReattach } from "./network-reattach.js";
 import { evolve } from "./evolve.js";
 import type { Policy, PolicyContext } from "./policy.js";
 import { initialState, type DeciderState } from "@vigil/events";
@@ -20,17 +21,19 @@ export interface Decider {
   isInput(event: Pick<VigilEvent, "subject">): boolean;
 }
 
-export const DEFAULT_POLICIES: Policy[] = [crashRestart, overheat, cpuFailsafe, anomalyRemediation, probeFailure, memoryPressure];
+export const DEFAULT_POLICIES: Policy[] = [crashRestart, overheat, cpuFailsafe, anomalyRemediation, probeFailure, memoryPressure, networkReattach];
 
-export function createDecider(config: Pick<VigilConfig, "device" | "workers"> & Partial<Pick<VigilConfig, "policies">>, policies: Policy[] = DEFAULT_POLICIES): Decider {
+export function createDecider(config: Pick<VigilConfig, "device" | "workers"> & Partial<Pick<VigilConfig, "policies" | "containers">>, policies: Policy[] = DEFAULT_POLICIES): Decider {
   const defaults = RestartPolicySchema.parse({});
-  const byWorker = new Map<string, RestartPolicy>(config.workers.map((w) => [w.name, w.restart]));
+  // Containers are restarted by the same crash-restart policy, with their own restart settings.
+  const byWorker = new Map<string, RestartPolicy>([...config.workers, ...(config.containers ?? [])].map((w) => [w.name, w.restart]));
   const declared = new Map(config.workers.map((w) => [w.name, w]));
   const ctx: PolicyContext = {
     restartPolicy: (name) => byWorker.get(name) ?? defaults,
     worker: (name) => declared.get(name),
     workers: config.workers,
     policies: config.policies ?? DEFAULT_POLICIES_CONFIG,
+    containers: config.containers ?? [],
   };
   const fold = (s: DeciderState, e: VigilEvent) => evolve(s, e, ctx);
   const source = `vigil/${config.device}/decider`;

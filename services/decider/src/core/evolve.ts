@@ -1,5 +1,6 @@
 import { DEFAULT_POLICIES_CONFIG, eventName, type VigilEvent } from "@vigil/events";
 import { evolveHealth, type EvolveContext } from "./health-evolve.js";
+import { evolveContainers } from "./container-evolve.js";
 import { CLOSED_INCIDENTS_KEPT, workerOf, type DeciderState, type IncidentView, type WorkerView } from "@vigil/events";
 
 /** Restart times older than this many entries are never needed (maxRestarts is far below). */
@@ -22,7 +23,7 @@ const DEFAULT_EVOLVE_CONTEXT: EvolveContext = { policies: DEFAULT_POLICIES_CONFI
 
 /** Folds one event (an observation, an outcome, or one of the decider's own decisions) into the state. */
 export function evolve(s: DeciderState, e: VigilEvent, ctx: EvolveContext = DEFAULT_EVOLVE_CONTEXT): DeciderState {
-  return evolveHealth(evolveWorkers(s, e), e, ctx);
+  return evolveContainers(evolveHealth(evolveWorkers(s, e), e, ctx), e);
 }
 
 /** Workers and incidents (what crash-restart needs). */

@@ -8,5 +8,6 @@ export { cpuFailsafe } from "./cpu-failsafe.js";
 export { anomalyRemediation } from "./anomaly.js";
 export { probeFailure } from "./probe-failure.js";
 export { memoryPressure } from "./memory-pressure.js";
+export { networkReattach } from "./network-reattach.js";
 export { remediateWorker, resolveRemediation, outcomeKey } from "./remediate.js";
 export type { EvolveContext } from "./health-evolve.js";

@@ -1,4 +1,4 @@
-import type { DataInput, EventName, PoliciesConfig, RestartPolicy, VigilEvent, WorkerConfig } from "@vigil/events";
+import type { ContainerConfig, DataInput, EventName, PoliciesConfig, RestartPolicy, VigilEvent, WorkerConfig } from "@vigil/events";
 import type { DeciderState } from "@vigil/events";
 
 /** What a policy wants published; the decider turns it into an event with a deterministic id. */
@@ -17,6 +17,8 @@ export interface PolicyContext {
   workers: WorkerConfig[];
   /** Thresholds of the health policies. */
   policies: PoliciesConfig;
+  /** Declared container workloads (their vNICs: who a network change concerns). */
+  containers?: ContainerConfig[];
 }
 
 /** A policy: pure, clock-free; time comes from `event.time`. */
