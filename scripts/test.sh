@@ -7,7 +7,7 @@ bash scripts/setup.sh
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 log="$(mktemp)"
 set +e
-npx turbo run test --concurrency=1 --log-order=grouped 2>&1 | tee "$log"
+npx turbo run test --concurrency=1 --continue --log-order=grouped 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -oE 'ℹ pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')

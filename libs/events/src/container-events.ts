@@ -61,6 +61,8 @@ export const CONTAINER_EVENTS = {
     command: z.string(),
     requestedBy: requestedBy.default("unknown"),
     vnics: z.array(attachment),
+    /** What could not be kept, e.g. a configured MAC on an engine older than API 1.44. */
+    warnings: z.array(z.string()).optional(),
   }),
 
   /** Every reported interface: at start and after cmd.net.discover. */

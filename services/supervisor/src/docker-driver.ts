@@ -171,19 +171,10 @@ export class DockerDriver {
     if (!found) return; // not a run we own right now (e.g. the stop before a recreate)
     const [name, run] = found;
     const code = Number(ev.Actor?.Attributes?.exitCode ?? NaN);
+    // The engine sends `oom` before `die` on the same stream (State.OOMKilled is not reset by a restart,
+    // so inspect cannot tell a later plain kill from an old OOM).
     const oom = this.oomSeen.delete(id);
-    if (oom || run.expected || code !== 137) {
-      this.ended(name, run, Number.isFinite(code) ? code : null, oom);
-      return;
-    }
-    // 137 without an oom event first: ask the engine whether the OOM killer did it (cgroup v1 order is not guaranteed).
-    void this.docker
-      .getContainer(id)
-      .inspect()
-      .then(
-        (i) => this.ended(name, run, code, i.State.OOMKilled),
-        () => this.ended(name, run, code, false),
-      );
+    this.ended(name, run, Number.isFinite(code) ? code : null, oom);
   }
 
   private ended(name: string, run: Run, code: number | null, oom: boolean): void {
@@ -234,9 +225,17 @@ export class DockerDriver {
       id = await this.create(c);
     }
     const container = this.docker.getContainer(id);
-    if (!adopted) await container.start();
-    const state = (await container.inspect()).State;
-    if (!state.Running) throw new Error(`container ${name} exited right after start (code ${state.ExitCode})`);
+    let state = (await container.inspect()).State;
+    // The die event can arrive before the engine has finished the exit: a start then answers 304
+    // ("already started") and nothing runs. Start again until it is really running.
+    for (let attempt = 0; !adopted && !state.Running && attempt < 20; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 25));
+      await container.start().catch((err) => {
+        if ((err as { statusCode?: number }).statusCode !== 304) throw err;
+      });
+      state = (await container.inspect()).State;
+    }
+    if (!state.Running) throw new Error(`container ${name} exited right after start (code ${state.ExitCode}${state.Error ? `: ${state.Error}` : ""})`);
     this.track(name, id, state.Pid, state.Paused);
     if (!info || adopted) void this.reportNetworks(name).catch(() => undefined);
     return { pid: state.Pid, containerId: id, adopted };
@@ -259,19 +258,28 @@ export class DockerDriver {
     const labels = { ...c.labels, [LABEL.device]: this.opts.device, [LABEL.workload]: c.name, [LABEL.spec]: specHash(c) };
     const internal = c.internalNetwork ? await this.ensureInternal(c.name) : undefined;
     const dns = [...new Set(c.vnics.flatMap((v) => v.dns))];
+    // The first vNIC is the primary network (eth0, default route on the LAN): the only endpoint whose
+    // MAC Docker < 25 (API < 1.44) lets us choose, through the container's MacAddress.
+    const [first, ...rest] = c.vnics;
+    let primary: { network: string; ip?: string; mac?: string } | undefined;
+    if (first) {
+      const ep = vnicEndpoint(first, this.parentOf(first));
+      if (ep.error) throw new Error(ep.error);
+      primary = { network: await this.macvlanNetwork(first.parentInterface, ep.subnet, ep.gateway), ...(ep.ip ? { ip: ep.ip } : {}), ...(ep.mac ? { mac: ep.mac } : {}) };
+    }
+    const network = primary?.network ?? internal ?? "bridge";
     const created = await this.docker.createContainer({
       name: containerName(this.opts.device, c.name),
       Image: c.image,
       ...(c.command ? { Cmd: c.command } : {}),
       Env: Object.entries(c.env).map(([k, v]) => `${k}=${v}`),
       Labels: labels,
-      HostConfig: { ...hostLimits(c), NetworkMode: internal ?? (c.vnics.length ? "none" : "bridge"), ...(dns.length ? { Dns: dns } : {}) },
+      ...(primary?.mac ? { MacAddress: primary.mac } : {}),
+      HostConfig: { ...hostLimits(c), NetworkMode: network, ...(dns.length ? { Dns: dns } : {}) },
+      NetworkingConfig: { EndpointsConfig: { [network]: primary?.ip ? { IPAMConfig: { IPv4Address: primary.ip } } : {} } },
     });
-    if (c.vnics.length) {
-      // A container on "none" cannot join other networks until it leaves it.
-      if (!internal) await this.docker.getNetwork("none").disconnect({ Container: created.id }).catch(() => undefined);
-      for (const v of c.vnics) await this.attach(created.id, v);
-    }
+    if (primary && internal) await this.docker.getNetwork(internal).connect({ Container: created.id });
+    for (const v of rest) await this.attach(created.id, v);
     return created.id;
   }
 
@@ -371,7 +379,7 @@ export class DockerDriver {
    * and joins the one for the new subnet with its configured address and MAC. The old network is
    * removed when nothing else uses it (so the new pool does not overlap it).
    */
-  async reattach(name: string, iface: string, parent: { subnet?: string; gateway?: string } = {}): Promise<Attachment[]> {
+  async reattach(name: string, iface: string, parent: { subnet?: string; gateway?: string } = {}): Promise<{ vnics: Attachment[]; warnings: string[] }> {
     const c = this.workloads.get(name);
     if (!c) throw new Error(`unknown container workload "${name}"`);
     const info = await this.find(name);
@@ -388,7 +396,15 @@ export class DockerDriver {
     for (const v of onIface) await this.attach(info.Id, v, parent);
     const a = await this.attachments(name);
     this.opts.events.onNetworks(name, a.containerId, a.internal, a.vnics);
-    return a.vnics.filter((x) => x.parentInterface === iface);
+    const vnics = a.vnics.filter((x) => x.parentInterface === iface);
+    const warnings: string[] = [];
+    for (const v of onIface) {
+      const got = vnics.find((x) => x.vnic === v.name);
+      if (v.mac && got?.mac && got.mac.toLowerCase() !== v.mac.toLowerCase()) {
+        warnings.push(`vNIC ${v.name}: MAC ${v.mac} not kept (got ${got.mac}): this Docker engine cannot set a MAC when connecting a network (needs API 1.44, Docker 25+)`);
+      }
+    }
+    return { vnics, warnings };
   }
 
   /** docker stop (SIGTERM, then SIGKILL after stopGraceMs); resolves when the engine reported the exit. */

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger, WorkerConfig } from "@vigil/events";
@@ -33,6 +33,24 @@ interface Run {
   paused: boolean;
   exited: Promise<void>;
   stableTimer?: NodeJS.Timeout;
+}
+
+/** The state letter of /proc/<pid>/stat (R, S, T …), undefined once the process is gone. */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Signals are delivered asynchronously: wait (up to 1 s, checking every millisecond) until the
+ * process shows the state the signal causes. Linux offers no event for it that Node exposes.
+ */
+async function waitForState(pid: number, ok: (state: string | undefined) => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !ok(processState(pid)); i++) await new Promise((r) => setTimeout(r, 1));
 }
 
 /** Epoch ms with sub-ms precision. */
@@ -156,19 +174,23 @@ export class ProcessDriver {
     await r.exited;
   }
 
-  pause(name: string): void {
+  /** SIGSTOP to the group; resolves once the kernel shows the worker stopped (state T), so the outcome is true when reported. */
+  async pause(name: string): Promise<void> {
     const r = this.runs.get(name);
     if (!r || r.paused) return;
     this.signalGroup(r, "SIGSTOP");
     r.paused = true;
+    await waitForState(r.pid, (s) => s === "T" || s === "t" || s === undefined);
   }
 
-  resume(name: string): void {
+  async resume(name: string): Promise<void> {
     const r = this.runs.get(name);
     if (!r || !r.paused) return;
     this.signalGroup(r, "SIGCONT");
     r.paused = false;
+    await waitForState(r.pid, (s) => s !== "T" && s !== "t");
   }
+
 
   /** Stops every worker (shutdown): all at once, each with its grace period. */
   async stopAll(): Promise<void> {

@@ -199,9 +199,10 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
       if (stopping) return;
       try {
         if (cmd.data.delayMs) await executors.wait(worker, { action: "wait", ms: cmd.data.delayMs });
-        const vnics = await docker.reattach(worker, cmd.data.interface, { subnet: cmd.data.subnet, gateway: cmd.data.gateway });
+        const { vnics, warnings } = await docker.reattach(worker, cmd.data.interface, { subnet: cmd.data.subnet, gateway: cmd.data.gateway });
         log.info({ worker, interface: cmd.data.interface, vnics }, "container reattached");
-        await emit("out.container.reattached", { worker, command: cmd.id, requestedBy: cmd.data.requestedBy, vnics }, meta);
+        for (const w of warnings) log.warn({ worker }, w);
+        await emit("out.container.reattached", { worker, command: cmd.id, requestedBy: cmd.data.requestedBy, vnics, ...(warnings.length ? { warnings } : {}) }, meta);
       } catch (err) {
         log.error({ command: cmd.id, worker, err: (err as Error).message }, "reattach failed");
         await emit("out.command.failed", { command: cmd.id, action: "reattach", worker, error: (err as Error).message }, meta);
