@@ -29,6 +29,20 @@ if [ -z "${VIGIL_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ] && command -v apt-
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# Containers (docs/containers.md): the docker driver's and compose tests need a Docker engine,
+# docker-compose and busybox-static (the FROM-scratch test image). Start dockerd when none answers.
+if command -v apt-get >/dev/null && { ! command -v docker >/dev/null || ! command -v docker-compose >/dev/null || [ ! -x /bin/busybox ]; }; then
+  echo "setup: installing docker.io, docker-compose, busybox-static (Debian packages)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose busybox-static >/dev/null
+fi
+if command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1; then
+  echo "setup: starting dockerd in the background (log: /tmp/dockerd.log)"
+  as_root sh -c 'nohup dockerd >/tmp/dockerd.log 2>&1 &'
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || echo "setup: dockerd did not answer within 30 s (see /tmp/dockerd.log)" >&2
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
   # `npm install`, not `npm ci`: the registry these machines reach lacks turbo's macOS/Windows

@@ -159,7 +159,7 @@ export function genBusItem(rng: Rng, device: string): BusItem {
       if (what === 0) return bad(e.subject, json({ ...e, id: "i".repeat(size) }));
       if (what === 1) {
         const cmd = baseEvent(rng, device);
-        return bad(`vigil.${device}.cmd.worker.restart`, json({ ...cmd, type: "io.vigil.cmd.worker.restart", subject: `vigil.${device}.cmd.worker.restart`, data: { worker: "ghost", reason: rng.ascii(1).repeat(size) } }));
+        return bad(`vigil.${device}.cmd.worker.restart`, json({ ...cmd, type: "io.vigil.cmd.worker.restart", subject: `vigil.${device}.cmd.worker.restart`, data: { worker: "ghost", reason: rng.pick(["a", "Z", "7", " "]).repeat(size) } }));
       }
       return bad(anySubject(), rng.bytes(size));
     }
@@ -173,6 +173,11 @@ export function genBusItem(rng: Rng, device: string): BusItem {
       const action = rng.pick(ACTIONS);
       const subject = `vigil.${device}.cmd.worker.${action}`;
       const worker = rng.pick(SHELLISH);
+      // "-rf" is a well-formed name: a command for it is valid, and rejected as undeclared.
+      if (/^[A-Za-z0-9_-]{1,64}$/.test(worker)) {
+        const v = makeEvent(device, `vigil/${device}/fuzz`, `cmd.worker.${action}` as "cmd.worker.kill", { worker, delayMs: 0, requestedBy: "fuzz" }, { id: rng.id() });
+        return { category, subject, payload: encodeEvent(v), intent: "reject", id: v.id };
+      }
       return bad(subject, json({ ...e, type: `io.vigil.cmd.worker.${action}`, subject, data: { worker, delayMs: 0, requestedBy: "fuzz", ...(action === "kill" ? { signal: "SIGKILL" } : {}) } }));
     }
     case "bad-signal": {

@@ -39,8 +39,11 @@ function paths(v: unknown, at: Path = []): Path[] {
 
 function setAt(root: any, p: Path, f: (parent: any, key: string | number) => void): void {
   let o = root;
-  for (const k of p.slice(0, -1)) o = o[k];
-  f(o, p[p.length - 1]!);
+  for (const k of p.slice(0, -1)) {
+    if (o === null || typeof o !== "object") return; // an earlier mutation replaced this branch
+    o = o[k];
+  }
+  if (o !== null && typeof o === "object") f(o, p[p.length - 1]!);
 }
 
 const WRONG_VALUES = (rng: Rng): unknown[] => [null, "", "yes", 0, -1, 1.5, 1e308, -1e308, true, [], {}, [1, 2], { x: 1 }, "x".repeat(rng.int(1, 64)), 2 ** 64, "NaN", "0x10", "~"];
@@ -142,6 +145,9 @@ export interface ConfigVerdict {
 
 /** loadConfig in-process: a ConfigError is a rejection; anything else thrown is a crash. */
 export function judgeConfig(file: string, env: NodeJS.ProcessEnv): ConfigVerdict {
+  // The yaml library reports unknown tags (`!custom x`) as process warnings: a thousand of them would bury the report.
+  const emit = process.emitWarning;
+  process.emitWarning = () => undefined;
   try {
     const cfg = loadConfig(file, env);
     // Validate the accepted case separately: what was accepted must parse again to the same thing.
@@ -152,6 +158,8 @@ export function judgeConfig(file: string, env: NodeJS.ProcessEnv): ConfigVerdict
   } catch (err) {
     if (err instanceof ConfigError) return { outcome: "rejected", message: err.message };
     return { outcome: "crash", message: `${(err as Error).name}: ${(err as Error).message}` };
+  } finally {
+    process.emitWarning = emit;
   }
 }
 
@@ -168,7 +176,7 @@ export interface ConfigResult {
 }
 
 /** Runs `vigil up` on one config: the exit code and output (or "running" once it said so; then it is stopped). */
-function runUp(vigilMain: string, file: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; out: string; running: boolean; stopCode?: number | null }> {
+export function runUp(vigilMain: string, file: string, env: NodeJS.ProcessEnv, timeoutMs: number, termDelayMs = 500): Promise<{ code: number | null; out: string; running: boolean; stopCode?: number | null }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [vigilMain, "up", "-q", "--config", file], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -178,7 +186,8 @@ function runUp(vigilMain: string, file: string, env: NodeJS.ProcessEnv, timeoutM
       if (!running && out.includes("vigil: running")) {
         running = true;
         clearTimeout(t);
-        child.kill("SIGTERM");
+        // Not at once: vigil up prints "running" just before it installs its SIGTERM handler (a race, reported in fuzz.md).
+        setTimeout(() => child.kill("SIGTERM"), termDelayMs);
       }
     };
     child.stdout.on("data", onOut);

@@ -243,7 +243,12 @@ export function parseConfig(raw: unknown, opts: { origin?: string; configDir?: s
   const obj: Record<string, any> = structuredClone((raw ?? {}) as Record<string, any>);
   for (const [name, apply] of ENV_OVERRIDES) {
     const v = env[name];
-    if (v !== undefined && v !== "") apply(obj, v);
+    if (v === undefined || v === "") continue;
+    try {
+      apply(obj, v);
+    } catch {
+      // The section is not a mapping (e.g. `gateway: ""` with VIGIL_GATEWAY_PORT set): leave it, the schema names it below.
+    }
   }
   const parsed = ConfigSchema.safeParse(obj);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, origin));

@@ -43,6 +43,17 @@ describe("config", () => {
     }
   });
 
+  // Found by the fuzzer (bench/src/fuzz-config.ts): an override into a section that is not a mapping threw a TypeError.
+  it("names a section that is not a mapping even when a VIGIL_* variable overrides a field in it", () => {
+    for (const [text, env, re] of [
+      ["gateway: ''\n", { VIGIL_GATEWAY_PORT: "0" }, /gateway: .*expected object/],
+      ["nats: x\n", { VIGIL_NATS_URL: "nats://127.0.0.1:1" }, /nats: .*expected object/],
+      ["log: [1]\n", { VIGIL_LOG_LEVEL: "warn" }, /log: .*expected object/],
+    ] as const) {
+      assert.throws(() => loadConfig(file(text), env), (err: Error) => err instanceof ConfigError && re.test(err.message), text);
+    }
+  });
+
   it("says which file it could not read", () => {
     assert.throws(() => loadConfig("/nonexistent/vigil.yaml", {}), /cannot read config file \/nonexistent\/vigil.yaml: ENOENT/);
   });

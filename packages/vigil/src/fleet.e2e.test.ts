@@ -168,6 +168,21 @@ describe("vigil fleet: devices as leaf nodes, one sourced fleet stream on the hu
     }
   });
 
+  it("vigil fleet without a hub, with a bad device name or no device: exit 2 and a message saying what is missing", async () => {
+    const noHub = await runVigil(["fleet", "status"], { VIGIL_FLEET_URL: "" });
+    assert.equal(noHub.code, 2);
+    assert.match(noHub.stderr, /which hub\? Pass --hub/);
+    const badName = await runVigil(["fleet", "add", "dev.1", "--hub", "nats://127.0.0.1:1"]);
+    assert.equal(badName.code, 2);
+    assert.match(badName.stderr, /device "dev\.1" must use only letters, digits/);
+    const none = await runVigil(["fleet", "remove", "--hub", "nats://127.0.0.1:1"]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /name at least one device/);
+    const unreachable = await runVigil(["fleet", "list", "--hub", `nats://127.0.0.1:${await freePort()}`]);
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /cannot reach the hub at nats:\/\/127\.0\.0\.1:\d+/);
+  });
+
   it("bad credentials or a bad hub URL: a sys.fleet.uplink error event and a log line naming it; local healing unaffected", async () => {
     const hub = await startHub();
     const devices: Device[] = [];

@@ -21,7 +21,7 @@ export async function status(o: TargetOptions & { json: boolean }): Promise<numb
     } catch {
       snap = undefined;
     }
-    const workers = config.workers.map((w) => w.name);
+    const workers = [...config.workers, ...config.containers].map((w) => w.name);
     const state = snap?.state ?? { workers: {}, incidents: {} };
     for (const name of Object.keys(state.workers)) if (!workers.includes(name)) workers.push(name);
     const open = Object.values(state.incidents).filter((i) => i.status === "open");

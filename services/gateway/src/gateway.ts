@@ -54,6 +54,8 @@ export function createGateway(deps: { nc: NatsConnection; config: VigilConfig; h
   const clients = new Set<WebSocket>();
   const refuse = (reason: string) => hub.counters.commandsRefused.set(reason, (hub.counters.commandsRefused.get(reason) ?? 0) + 1);
 
+  // Process workers and containers share one namespace and the same commands.
+  const declared = [...config.workers, ...config.containers];
   return {
     nc,
     config,
@@ -68,7 +70,7 @@ export function createGateway(deps: { nc: NatsConnection; config: VigilConfig; h
       const v: StateView = {
         device: config.device,
         seq: snap?.seq ?? 0,
-        workers: workerRows(config.workers, snap?.state, sup),
+        workers: workerRows(declared, snap?.state, sup),
         incidents: incidentList(snap?.state),
         health: hub.health(),
         clients: clients.size,
@@ -82,9 +84,9 @@ export function createGateway(deps: { nc: NatsConnection; config: VigilConfig; h
         refuse("forbidden");
         return { ok: false, code: "forbidden", message: `${p.name} is a ${p.role}: only operators send commands` };
       }
-      if (!config.workers.some((w) => w.name === worker)) {
+      if (!declared.some((w) => w.name === worker)) {
         refuse("undeclared");
-        return { ok: false, code: "not_found", message: `worker "${worker}" is not declared in the configuration (declared: ${config.workers.map((w) => w.name).join(", ") || "none"})` };
+        return { ok: false, code: "not_found", message: `worker "${worker}" is not declared in the configuration (declared: ${declared.map((w) => w.name).join(", ") || "none"})` };
       }
       const r = limiter.take(p.name);
       if (!r.ok) {

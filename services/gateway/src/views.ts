@@ -22,7 +22,7 @@ export interface SupervisorReport {
  * The decider's state is the source; the supervisor's heartbeat fills in workers the decider has not
  * seen yet (e.g. before the first event was folded).
  */
-export function workerRows(declared: readonly WorkerConfig[], state: DeciderState | undefined, report: SupervisorReport | undefined): WorkerRow[] {
+export function workerRows(declared: ReadonlyArray<Pick<WorkerConfig, "name" | "essential">>, state: DeciderState | undefined, report: SupervisorReport | undefined): WorkerRow[] {
   const names = declared.map((w) => w.name);
   for (const n of Object.keys(state?.workers ?? {})) if (!names.includes(n)) names.push(n);
   return names.map((name) => {

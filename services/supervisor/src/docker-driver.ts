@@ -65,6 +65,8 @@ export class DockerDriver {
   private readonly runs = new Map<string, Run>();
   private readonly workloads: Map<string, ContainerConfig>;
   private readonly oomSeen = new Set<string>();
+  /** The container each workload ran in last: a restart after a crash skips the label search. */
+  private readonly lastId = new Map<string, string>();
   private events?: NodeJS.ReadableStream;
   private closed = false;
   private available = false;
@@ -210,7 +212,8 @@ export class DockerDriver {
     if (!this.available) throw new Error(`Docker engine not reachable at ${this.opts.socketPath}: container workload ${name} cannot run`);
     const existing = this.runs.get(name);
     if (existing) return { pid: existing.pid, containerId: existing.id, adopted: false };
-    let info = await this.find(name);
+    const known = this.lastId.get(name);
+    let info = known ? ({ Id: known, Labels: { [LABEL.spec]: specHash(c) } } as unknown as Docker.ContainerInfo) : await this.find(name);
     if (info && info.Labels[LABEL.spec] !== specHash(c)) {
       this.opts.log.info({ worker: name, container: info.Id }, "container was created from an older config: replacing it");
       await this.docker.getContainer(info.Id).remove({ force: true });
@@ -218,14 +221,22 @@ export class DockerDriver {
     }
     let id: string;
     let adopted = false;
-    if (info) {
-      id = info.Id;
-      adopted = info.State === "running" || info.State === "paused";
-    } else {
-      id = await this.create(c);
-    }
-    const container = this.docker.getContainer(id);
-    let state = (await container.inspect()).State;
+    id = info ? info.Id : await this.create(c);
+    let container = this.docker.getContainer(id);
+    // Inspect, not the list: right after a die the list can still say "running".
+    let state = await container.inspect().then(
+      (i) => i.State,
+      async (err) => {
+        if (!known || !isNotFound(err)) throw err;
+        // Removed behind our back: create it again.
+        this.lastId.delete(name);
+        info = undefined;
+        id = await this.create(c);
+        container = this.docker.getContainer(id);
+        return (await container.inspect()).State;
+      },
+    );
+    adopted = info !== undefined && state.Running;
     // The die event can arrive before the engine has finished the exit: a start then answers 304
     // ("already started") and nothing runs. Start again until it is really running.
     for (let attempt = 0; !adopted && !state.Running && attempt < 20; attempt++) {
@@ -236,6 +247,7 @@ export class DockerDriver {
       state = (await container.inspect()).State;
     }
     if (!state.Running) throw new Error(`container ${name} exited right after start (code ${state.ExitCode}${state.Error ? `: ${state.Error}` : ""})`);
+    this.lastId.set(name, id);
     this.track(name, id, state.Pid, state.Paused);
     if (!info || adopted) void this.reportNetworks(name).catch(() => undefined);
     return { pid: state.Pid, containerId: id, adopted };
@@ -464,6 +476,7 @@ export class DockerDriver {
     await this.stop(name, 0);
     const info = await this.find(name);
     if (info) await this.docker.getContainer(info.Id).remove({ force: true });
+    this.lastId.delete(name);
     await this.docker.getNetwork(internalName(name)).remove().catch(() => undefined);
   }
 
