@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs on a fresh machine and builds it. Idempotent: safe to run every time.
+# `--tests` also installs what only the tests need: Chromium (console test), Docker (container tests).
 set -euo pipefail
+for_tests=false
+[ "${1:-}" = "--tests" ] && for_tests=true
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 
@@ -23,7 +26,7 @@ if [ -z "${VIGIL_NATS_SERVER:-}" ] && ! command -v nats-server >/dev/null; then
 fi
 # Debian's package enables a system-wide nats-server service; Vigil runs its own on its own port.
 # The console's browser test drives Debian's chromium with playwright-core (which downloads no browser).
-if [ -z "${VIGIL_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+if $for_tests && [ -z "${VIGIL_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
   echo "setup: installing chromium (Debian package, for the console's browser test)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
@@ -31,12 +34,12 @@ fi
 
 # Containers (docs/containers.md): the docker driver's and compose tests need a Docker engine,
 # docker-compose and busybox-static (the FROM-scratch test image). Start dockerd when none answers.
-if command -v apt-get >/dev/null && { ! command -v docker >/dev/null || ! command -v docker-compose >/dev/null || [ ! -x /bin/busybox ]; }; then
+if $for_tests && command -v apt-get >/dev/null && { ! command -v docker >/dev/null || ! command -v docker-compose >/dev/null || [ ! -x /bin/busybox ]; }; then
   echo "setup: installing docker.io, docker-compose, busybox-static (Debian packages)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose busybox-static >/dev/null
 fi
-if command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1; then
+if $for_tests && command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1; then
   echo "setup: starting dockerd in the background (log: /tmp/dockerd.log)"
   as_root sh -c 'nohup dockerd >/tmp/dockerd.log 2>&1 &'
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done

@@ -3,7 +3,7 @@
 # end to end) of every package against a real nats-server and real processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 log="$(mktemp)"
 set +e

@@ -31,7 +31,16 @@ const say = (msg: string) => process.stdout.write(`vigil: ${msg}\n`);
  * Runs Vigil on this machine: an embedded nats-server (unless a URL is given), each service as its
  * own process (restarted if it dies), and a live feed of events. Ctrl-C stops it all cleanly.
  */
+/** A Ctrl-C or SIGTERM that arrives while `vigil up` is still starting: acted on once it can stop cleanly. */
+let earlySignal: string | undefined;
+const noteEarly = (sig: string) => () => {
+  if (earlySignal) process.exit(130); // a second one: the user means it
+  earlySignal = sig;
+};
+
 export async function up(o: UpOptions): Promise<number> {
+  process.on("SIGINT", noteEarly("SIGINT"));
+  process.on("SIGTERM", noteEarly("SIGTERM"));
   const configPath = o.config ?? process.env.VIGIL_CONFIG ?? (existsSync("vigil.yaml") ? "vigil.yaml" : DEMO_CONFIG);
   const isDemo = resolve(configPath) === DEMO_CONFIG;
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -112,9 +121,6 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
         if (!e.type.endsWith("heartbeat") && !e.type.endsWith(".health.sample")) process.stdout.write(`${formatEvent(e)}\n`);
       });
 
-  if (consoleLine) say(consoleLine);
-  say(`running. Watch: nats sub --server ${config.nats.url} 'vigil.>'   Status: vigil status   Stop: Ctrl-C`);
-
   return new Promise<number>((resolveExit) => {
     const shutdown = async (sig: string) => {
       if (shuttingDown) {
@@ -151,7 +157,12 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
       say("stopped");
       resolveExit(0);
     };
+    process.removeAllListeners("SIGINT").removeAllListeners("SIGTERM");
     process.on("SIGINT", () => void shutdown("SIGINT"));
     process.on("SIGTERM", () => void shutdown("SIGTERM"));
+    if (earlySignal) return void shutdown(earlySignal);
+    // Said only once the handlers are in place: whoever waits for "running" may stop us right away.
+    if (consoleLine) say(consoleLine);
+    say(`running. Watch: nats sub --server ${config.nats.url} 'vigil.>'   Status: vigil status   Stop: Ctrl-C`);
   });
 }

@@ -167,7 +167,11 @@ export function createHttpHandler(gw: Gateway, log: Logger) {
 
   return (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((err) => {
-      if (err instanceof BodyError) return json(res, err.status, { error: { code: err.code, message: err.message } });
+      if (err instanceof BodyError) {
+        // The rest of an oversized body is never read: close the connection rather than reuse it.
+        if (err.status === 413) res.setHeader("Connection", "close");
+        return json(res, err.status, { error: { code: err.code, message: err.message } });
+      }
       log.error({ err: (err as Error).message, url: req.url }, "request failed");
       if (!res.headersSent) fail(res, "internal", (err as Error).message);
       else res.end();

@@ -39,6 +39,12 @@ export async function startGateway(ctx: ServiceContext, opts: GatewayServiceOpti
   const hub = await startHub(nc, config, log);
   const gw = createGateway({ nc, config, hub, publisher, log, tokens });
   const server: Server = createServer(createHttpHandler(gw, log));
+  // Requests Node cannot even parse still get the API's JSON error shape, then the connection closes.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === "ECONNRESET") return socket.destroy();
+    const body = JSON.stringify({ error: { code: "bad_request", message: `malformed HTTP request: ${err.code ?? err.message}` } });
+    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
   const wss = new WebSocketServer({ noServer: true, maxPayload: g.maxFrameBytes, perMessageDeflate: false });
