@@ -124,7 +124,8 @@ async function change(jsm: JetStreamManager, stream: string, op: "add" | "remove
 export async function fleetStatus(nc: NatsConnection, jsm: JetStreamManager, stream: string, only: string[] = []): Promise<DeviceReport[]> {
   const info = await jsm.streams.info(stream);
   const sourceInfo = new Map((info.sources ?? []).map((s) => [deviceOfSource(s), s]));
-  const devices = only.length ? only : [...sourceInfo.keys()].filter((d): d is string => !!d);
+  // In the order they were added (the config's sources); the info's sources come in no fixed order.
+  const devices = only.length ? only : (info.config.sources ?? []).map(deviceOfSource).filter((d): d is string => !!d);
   const reports: DeviceReport[] = [];
   for (const device of devices) {
     reports.push(
