@@ -63,8 +63,21 @@ export const CATALOG = {
     /** Container workloads: the kernel's OOM killer ended it (memory limit). */
     oom: z.boolean().optional(),
     containerId: z.string().optional(),
+    /**
+     * Set when the supervisor was in degraded mode (bus or decider unreachable, docs/degraded-mode.md)
+     * and its local reflex handled this exit itself: restarted it after delayMs, or stopped restarting
+     * (crash loop). The decider records it and commands nothing.
+     */
+    reflex: z
+      .discriminatedUnion("action", [
+        z.object({ action: z.literal("restart"), attempt: z.number().int().min(0), delayMs: z.number().int().min(0) }),
+        z.object({ action: z.literal("escalate"), restarts: z.number().int().min(0), windowMs: z.number().int().min(0) }),
+      ])
+      .optional(),
   }),
   "obs.worker.stable": z.object({ worker, pid, uptimeMs: z.number().min(0) }),
+  /** A sensor reading from an application (the chaos load, demos): no policy acts on it; telemetry forwards it. */
+  "obs.demo.reading": z.object({ sensor: NameSchema, seq: z.number().int().min(0), value: z.number() }),
   // Health: samples, thresholds, anomalies, probes (services/health; schemas in health-events.ts).
   ...HEALTH_EVENTS,
   // Containers and networks (docker driver, netmon; schemas in container-events.ts).
@@ -78,6 +91,8 @@ export const CATALOG = {
     attempt: z.number().int().min(0),
     delayMs: z.number().int().min(0),
     reason: z.string(),
+    /** Already done locally by the supervisor's degraded-mode reflex ("supervisor-reflex"): recorded, no command follows. */
+    handledBy: z.string().max(128).optional(),
   }),
   /** `policy` is set by the health policies: their incidents end when the condition clears, not when the worker is stable. */
   "dec.incident.opened": z.object({ worker, reason: z.string(), policy: NameSchema.optional() }),
@@ -120,6 +135,16 @@ export const CATALOG = {
       .array(z.object({ name: worker, status: z.string(), pid: pid.optional(), restarts: z.number().int().min(0) }))
       .optional(),
   }),
+  // Degraded mode (docs/degraded-mode.md): the supervisor restarts crashed workers by itself.
+  "sys.supervisor.degraded": z.object({
+    /** What is unreachable: "bus", "decider". */
+    unreachable: z.array(z.enum(["bus", "decider"])).min(1),
+    reason: z.string(),
+    /** Epoch ms since when the first of them has been unreachable. */
+    since: z.number(),
+  }),
+  /** Control handed back to the decider. */
+  "sys.supervisor.restored": z.object({ degradedMs: z.number().min(0), reflexRestarts: z.number().int().min(0) }),
   // Store-and-forward to the cloud (services/telemetry).
   "sys.telemetry.breaker.opened": z.object({
     /** The last upload error that tripped it. */

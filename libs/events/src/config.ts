@@ -87,6 +87,17 @@ export const GatewaySchema = z
   });
 export type GatewayConfig = z.infer<typeof GatewaySchema>;
 
+/** The supervisor's degraded mode (docs/degraded-mode.md). */
+export const DegradedSchema = z
+  .object({
+    /** false: never restart without the decider (exits wait for it). */
+    enabled: z.boolean().default(true),
+    /** The bus or the decider unreachable this long (no decider heartbeat) makes the supervisor restart crashed workers itself. */
+    afterMs: z.number().int().min(500).max(3_600_000).default(10_000),
+  })
+  .strict();
+export type DegradedConfig = z.infer<typeof DegradedSchema>;
+
 /** Store-and-forward to the cloud (services/telemetry). Without `url` the service stays idle. */
 export const TelemetrySchema = z
   .object({
@@ -144,6 +155,8 @@ export const ConfigSchema = z
         user: z.string().optional(),
         pass: z.string().optional(),
         token: z.string().optional(),
+        /** Replies to this client arrive under this prefix (set per service by `vigil up`: its user may read only its own). */
+        inboxPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
       })
       .strict()
       .default({ url: "nats://127.0.0.1:4222" }),
@@ -163,16 +176,22 @@ export const ConfigSchema = z
       .strict()
       .default({ level: "info" }),
     supervisor: z
-      .object({ heartbeatMs: z.number().int().min(100).default(5_000) })
+      .object({
+        heartbeatMs: z.number().int().min(100).default(5_000),
+        /** Degraded mode (docs/degraded-mode.md): with the bus or the decider unreachable this long, the supervisor restarts crashed workers itself. */
+        degraded: DegradedSchema.default(DegradedSchema.parse({})),
+      })
       .strict()
-      .default({ heartbeatMs: 5_000 }),
+      .default({ heartbeatMs: 5_000, degraded: DegradedSchema.parse({}) }),
     decider: z
       .object({
         /** Snapshot the decider's state to KV at least every this many events (and whenever it is idle). */
         snapshotEvery: z.number().int().min(1).default(100),
+        /** How often the decider says it is alive (sys.service.heartbeat): the supervisor's degraded mode watches it. */
+        heartbeatMs: z.number().int().min(100).default(2_000),
       })
       .strict()
-      .default({ snapshotEvery: 100 }),
+      .default({ snapshotEvery: 100, heartbeatMs: 2_000 }),
     gateway: GatewaySchema.default(GatewaySchema.parse({})),
     telemetry: TelemetrySchema.default(TelemetrySchema.parse({})),
     health: HealthSchema.default(HealthSchema.parse({})),
@@ -196,6 +215,10 @@ export const ConfigSchema = z
       if (seen.has(w.name)) ctx.addIssue({ code: "custom", path: ["containers", i, "name"], message: `duplicate workload name "${w.name}" (workers and containers share one namespace)` });
       seen.add(w.name);
     });
+    // Degraded mode reads a missing decider heartbeat as "decider unreachable": the wait must outlast the beat.
+    if (c.supervisor.degraded.afterMs < 2 * c.decider.heartbeatMs) {
+      ctx.addIssue({ code: "custom", path: ["supervisor", "degraded", "afterMs"], message: `must be at least twice decider.heartbeatMs (${c.decider.heartbeatMs} ms), or a late heartbeat would look like a dead decider` });
+    }
   });
 export type VigilConfig = z.infer<typeof ConfigSchema> & { configPath?: string; configDir: string };
 
@@ -214,6 +237,7 @@ const ENV_OVERRIDES: Array<[string, (c: Record<string, any>, v: string) => void]
   ["VIGIL_NATS_USER", (c, v) => ((c.nats ??= {}).user = v)],
   ["VIGIL_NATS_PASS", (c, v) => ((c.nats ??= {}).pass = v)],
   ["VIGIL_NATS_TOKEN", (c, v) => ((c.nats ??= {}).token = v)],
+  ["VIGIL_NATS_INBOX_PREFIX", (c, v) => ((c.nats ??= {}).inboxPrefix = v)],
   ["VIGIL_LOG_LEVEL", (c, v) => ((c.log ??= {}).level = v)],
   ["VIGIL_STREAM_MAX_BYTES", (c, v) => ((c.stream ??= {}).maxBytes = Number(v))],
   ["VIGIL_STREAM_MAX_AGE_SECONDS", (c, v) => ((c.stream ??= {}).maxAgeSeconds = Number(v))],

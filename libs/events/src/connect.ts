@@ -18,6 +18,7 @@ export async function connectBus(
     user: nats.user,
     pass: nats.pass,
     token: nats.token,
+    ...(nats.inboxPrefix ? { inboxPrefix: nats.inboxPrefix } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     reconnectJitter: 100,

@@ -18,8 +18,28 @@ export function vigilStreamConfig(s: VigilConfig["stream"]): Partial<StreamConfi
   };
 }
 
-/** Creates the stream, or brings an existing one to the configured limits. Safe to call from every service. */
-export async function ensureStream(jsm: JetStreamManager, s: VigilConfig["stream"]): Promise<void> {
+/**
+ * Creates the stream, or brings an existing one to the configured limits. Safe to call from every
+ * service. A user not allowed to manage streams (every service's own user under `vigil up`, which
+ * sets the stream up as admin first) gets `false` instead of an error: the stream is someone else's job.
+ */
+export async function ensureStream(jsm: JetStreamManager, s: VigilConfig["stream"]): Promise<boolean> {
+  try {
+    await manageStream(jsm, s);
+    return true;
+  } catch (err) {
+    if (isPermissionError(err)) return false;
+    throw err;
+  }
+}
+
+/** A NATS permissions violation (the server refused a publish or subscribe for this user). */
+export function isPermissionError(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; cause?: unknown };
+  return e?.name === "PermissionViolationError" || /permissions violation/i.test(String(e?.message)) || (!!e?.cause && e.cause !== err && isPermissionError(e.cause));
+}
+
+async function manageStream(jsm: JetStreamManager, s: VigilConfig["stream"]): Promise<void> {
   const want = vigilStreamConfig(s);
   try {
     const info = await jsm.streams.info(want.name);

@@ -1,7 +1,8 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { loadConfig, type VigilConfig } from "@vigil/events";
+import { ADMIN_USER, loadConfig, type VigilConfig } from "@vigil/events";
 import { UsageError } from "./embedded-nats.js";
 import { readRuntime } from "./paths.js";
+import { readCredential } from "./bus-auth.js";
 
 export interface TargetOptions {
   config?: string;
@@ -20,6 +21,9 @@ export async function connectToRunning(o: TargetOptions): Promise<{ nc: NatsConn
     config = loadConfig(runtime.configPath, { ...process.env, VIGIL_DATA_DIR: config.dataDir });
   }
   const url = o.natsUrl ?? process.env.VIGIL_NATS_URL ?? runtime?.natsUrl ?? config.nats.url;
+  // The server `vigil up` embeds lets no one in without a user: the CLI is its admin (docs/security.md).
+  const admin = !config.nats.user && !config.nats.token ? readCredential(config.dataDir, ADMIN_USER) : undefined;
+  if (admin) config = { ...config, nats: { ...config.nats, user: admin.user, pass: admin.pass } };
   try {
     const nc = await connect({ servers: url, name: "vigil-cli", maxReconnectAttempts: 0, timeout: 3_000, user: config.nats.user, pass: config.nats.pass, token: config.nats.token });
     return { nc, config: { ...config, nats: { ...config.nats, url } } };

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
+import { loadConfig } from "@vigil/events";
+import { readCredential } from "./bus-auth.js";
 
 export const VIGIL_MAIN = join(dirname(fileURLToPath(import.meta.url)), "main.js");
 
@@ -37,9 +39,9 @@ export function runVigil(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{
 }
 
 /** Starts `vigil up -q` with the config file against a NATS URL and waits until it says it is running. */
-export async function vigilUp(configFile: string, natsUrl: string): Promise<RunningVigil> {
+export async function vigilUp(configFile: string, natsUrl: string, env: NodeJS.ProcessEnv = {}): Promise<RunningVigil> {
   const child = spawn(process.execPath, [VIGIL_MAIN, "up", "-q", "--config", configFile], {
-    env: { ...process.env, VIGIL_NATS_URL: natsUrl, VIGIL_LOG_LEVEL: "warn" },
+    env: { ...process.env, VIGIL_NATS_URL: natsUrl, VIGIL_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -76,7 +78,7 @@ export async function vigilUp(configFile: string, natsUrl: string): Promise<Runn
  * Starts `vigil up -q --port <port>` so that vigil up runs its own embedded nats-server (no
  * VIGIL_NATS_URL), e.g. with a fleet uplink; waits until it says it is running. `natsUrl` is that server.
  */
-export async function vigilUpEmbedded(configFile: string, port: number, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<RunningVigil & { natsUrl: string }> {
+export async function vigilUpEmbedded(configFile: string, port: number, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<RunningVigil & { natsUrl: string; /** Connects as admin (the server requires a user): pass to connectBus. */ nats: { url: string; user?: string; pass?: string }; dataDir: string }> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, VIGIL_LOG_LEVEL: "warn", VIGIL_SINK: "off", ...env };
   delete childEnv.VIGIL_NATS_URL;
   const child = spawn(process.execPath, [VIGIL_MAIN, "up", "-q", "--config", configFile, "--port", String(port)], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
@@ -100,9 +102,13 @@ export async function vigilUpEmbedded(configFile: string, port: number, env: Nod
     });
   });
   child.removeAllListeners("exit");
+  const dataDir = loadConfig(configFile, childEnv).dataDir;
+  const admin = readCredential(dataDir, "admin");
   return {
     child,
     dir: dirname(configFile),
+    dataDir,
+    nats: { url: `nats://127.0.0.1:${port}`, user: admin?.user, pass: admin?.pass },
     natsUrl: `nats://127.0.0.1:${port}`,
     output: () => out,
     stop: () =>

@@ -71,11 +71,11 @@ export function leafServerConfig(o: LeafServerOptions): string {
 }
 
 /** Writes the config (mode 0600: it may hold the leaf password) and returns its path and monitoring port. */
-export async function writeLeafServerConfig(config: VigilConfig, port: number): Promise<{ file: string; monitorPort: number }> {
+export async function writeLeafServerConfig(config: VigilConfig, port: number, /** Appended: the users' `authorization` block (bus-auth.ts). */ extra = ""): Promise<{ file: string; monitorPort: number }> {
   const fleet = config.fleet!;
   const monitorPort = fleet.monitorPort || (await freeLoopbackPort());
   const file = join(config.dataDir, "nats-server.conf");
-  const text = leafServerConfig({ device: config.device, port, monitorPort, storeDir: join(config.dataDir, "nats"), configDir: config.configDir, fleet });
+  const text = leafServerConfig({ device: config.device, port, monitorPort, storeDir: join(config.dataDir, "nats"), configDir: config.configDir, fleet }) + (extra ? `${extra}\n` : "");
   writeFileSync(file, text, { mode: 0o600 });
   return { file, monitorPort };
 }

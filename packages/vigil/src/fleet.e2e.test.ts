@@ -39,7 +39,7 @@ async function startDevice(id: string, fleet: object): Promise<Device> {
     workers: [{ name: "sensor", command: "sleep", args: ["600"], restart: { stableMs: 600_000 } }],
   });
   const vigil = await vigilUpEmbedded(cfg, await freePort());
-  const nc = await connectBus({ url: vigil.natsUrl }, "test");
+  const nc = await connectBus(vigil.nats, "test");
   return { id, vigil, nc, events: await watchEvents(nc) };
 }
 

@@ -16,12 +16,20 @@ export function formatEvent(e: VigilEvent & { seq?: number }): string {
       what = d.error
         ? `${d.worker} could not start: ${d.error}`
         : `${d.worker} (pid ${d.pid}) ${d.expected ? "stopped" : "exited"}: ${d.signal ? `signal ${d.signal}` : `code ${d.code}`} after ${d.uptimeMs} ms`;
+      // Degraded mode (docs/degraded-mode.md): the supervisor's reflex handled it.
+      if (d.reflex) what += d.reflex.action === "restart" ? ` — degraded: restarted locally in ${d.reflex.delayMs} ms` : ` — degraded: crash loop, not restarted`;
       break;
     case "obs.worker.stable":
       what = `${d.worker} stable (pid ${d.pid}, up ${d.uptimeMs} ms)`;
       break;
     case "dec.remediation.decided":
-      what = `decided: ${d.action} ${d.worker} (policy ${d.policy}, attempt ${d.attempt}, delay ${d.delayMs} ms)`;
+      what = `decided: ${d.action} ${d.worker} (policy ${d.policy}, attempt ${d.attempt}, delay ${d.delayMs} ms)${d.handledBy ? `, already done by ${d.handledBy}` : ""}`;
+      break;
+    case "sys.supervisor.degraded":
+      what = `supervisor DEGRADED: ${d.reason}`;
+      break;
+    case "sys.supervisor.restored":
+      what = `supervisor back under the decider after ${d.degradedMs} ms (${d.reflexRestarts} local restart(s))`;
       break;
     case "dec.incident.opened":
       what = `incident opened: ${d.reason}`;

@@ -12,6 +12,16 @@ describe("CLI output", () => {
     assert.match(formatEvent(c), /cmd command: worker.restart sensor in 200 ms \(by decider\)/);
   });
 
+  it("says when the supervisor's degraded-mode reflex handled an exit, and when degraded mode begins and ends", () => {
+    const t = { time: "2026-01-01T10:00:00.123Z" };
+    const x = makeEvent("d", "s", "obs.worker.exited", { worker: "sensor", pid: 9, code: null, signal: "SIGKILL", expected: false, uptimeMs: 12, reflex: { action: "restart", attempt: 1, delayMs: 100 } }, t);
+    assert.match(formatEvent(x), /sensor \(pid 9\) exited: signal SIGKILL after 12 ms — degraded: restarted locally in 100 ms$/);
+    const d = makeEvent("d", "s", "dec.remediation.decided", { worker: "sensor", policy: "crash-restart", action: "restart", attempt: 1, delayMs: 100, reason: "r", handledBy: "supervisor-reflex" }, t);
+    assert.match(formatEvent(d), /decided: restart sensor \(policy crash-restart, attempt 1, delay 100 ms\), already done by supervisor-reflex$/);
+    assert.match(formatEvent(makeEvent("d", "s", "sys.supervisor.degraded", { unreachable: ["decider"], reason: "no heartbeat from the decider for 2000 ms", since: 1 }, t)), /supervisor DEGRADED: no heartbeat/);
+    assert.match(formatEvent(makeEvent("d", "s", "sys.supervisor.restored", { degradedMs: 5000, reflexRestarts: 1 }, t)), /back under the decider after 5000 ms \(1 local restart\(s\)\)/);
+  });
+
   it("aligns tables", () => {
     assert.equal(table(["A", "BB"], [["xxx", "y"]]), "A    BB\nxxx  y");
   });

@@ -19,7 +19,7 @@ interface FuzzReport {
   http: { inputs: number; violations: number; violation_examples: string[]; server_errors: number; status_counts: Record<string, number> };
   live_client: { published: number; missing: number };
   services: { starts: Record<string, number>; healing: { restarted: boolean } };
-  config: { inputs: number; rejected: number; accepted_valid: number; loader_crashes: number; crash_examples: string[]; vigil_up: { runs: number; exit2: number; violations: number; violation_examples: string[] } };
+  config: { inputs: number; rejected: number; accepted_valid: number; loader_crashes: number; crash_examples: string[]; vigil_up: { runs: number; exit2: number; started_valid: number; violations: number; violation_examples: string[] } };
 }
 
 describe("fuzzing the running system (smoke)", () => {
@@ -64,7 +64,11 @@ describe("fuzzing the running system (smoke)", () => {
       assert.equal(r.config.loader_crashes, 0, r.config.crash_examples.join("\n"));
       assert.ok(r.config.rejected > 100 && r.config.accepted_valid > 0);
       assert.equal(r.config.vigil_up.violations, 0, r.config.vigil_up.violation_examples.join("\n"));
-      assert.ok(r.config.vigil_up.exit2 >= 10, `vigil up runs with exit 2: ${r.config.vigil_up.exit2}`);
+      // Every run either exited 2 or (valid, or repaired by a VIGIL_* override) started and stopped cleanly;
+      // how many of the 10 sampled bad files an override repairs depends on the seed.
+      const up = r.config.vigil_up;
+      assert.equal(up.exit2 + up.started_valid, up.runs, `vigil up runs: ${up.runs}, exit 2: ${up.exit2}, started: ${up.started_valid}`);
+      assert.ok(up.exit2 >= 5, `vigil up runs with exit 2: ${up.exit2}`);
       for (const [k, v] of Object.entries(r.checks)) assert.ok(v, `${k}\n${ctx}`);
       assert.equal(code, 0, ctx);
     } finally {

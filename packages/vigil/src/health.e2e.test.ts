@@ -134,7 +134,7 @@ describe("vigil up: health, thermal self-preservation, CPU fail-safe and probes 
       assert.equal(worker(restart), "spinner");
       const decided = events.events.find((e) => is(e, "dec.remediation.decided") && e.incident === restart.incident)!;
       assert.equal(policy(decided), "cpu-failsafe");
-      assert.match(data<{ reason: string }>(decided).reason, /spinner \(pid \d+\) used \d+ % CPU \(≥ 80 %\) for 3 samples: restart/);
+      assert.match(data<{ reason: string }>(decided).reason, /spinner \(pid \d+\) used \d+ % CPU \(≥ 25 %\) for 3 samples: restart/);
       const opened = events.events.find((e) => is(e, "dec.incident.opened") && e.incident === restart.incident)!;
       assert.equal(policy(opened), "cpu-failsafe");
       await events.waitFor("spinner restarted", (e) => is(e, "out.worker.restarted") && e.incident === restart.incident);

@@ -9,6 +9,7 @@ import { workerCommand, WORKER_COMMANDS, type WorkerCommand } from "./command.js
 import { replayIncident } from "./replay.js";
 import { token } from "./token.js";
 import { fleet } from "./fleet.js";
+import { busAuth } from "./bus-auth-cmd.js";
 import { incidents, workers } from "./workers.js";
 
 const HELP = `vigil ${VERSION} — a self-healing runtime for edge gateways
@@ -32,6 +33,9 @@ Commands:
   fleet add|remove <device>… | fleet list | fleet status [<device>…]  (--hub URL or $VIGIL_FLEET_URL)
              On the cloud hub: the VIGIL_FLEET stream sourcing each device's VIGIL through its
              JetStream domain; status shows lag, last event, last heartbeat, open incidents.
+  bus-auth [--out <dir>]
+             Per-service NATS users for a server you run yourself (compose.auth.yaml): its config and
+             one env file per service, mode 0600 (default dir deploy/bus; docs/security.md).
   help       This text.
 
 Options:
@@ -53,6 +57,7 @@ Options:
       --reason <text>    restart|pause|resume|kill: recorded with the command
       --hub <url>        fleet: the hub's NATS URL (default: $VIGIL_FLEET_URL)
       --stream <name>    fleet: the fleet stream (default VIGIL_FLEET)
+      --out <dir>        bus-auth: where to write (default deploy/bus)
   -h, --help             This text.
   -v, --version          The version.
 
@@ -85,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
         role: { type: "string" },
         hub: { type: "string" },
         stream: { type: "string" },
+        out: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
       },
@@ -125,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case "status":
       return status({ ...target, json: v.json });
+    case "bus-auth":
+      return busAuth({ config: v.config, out: v.out });
     case "events":
       return events({ ...target, since: v.since, seq: v.seq, filter: v.filter, follow: v.follow, json: v.json });
     case "workers":

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, ensureStream, loadConfig, tailEvents, type VigilConfig } from "@vigil/events";
@@ -9,6 +9,9 @@ import { consoleBanner } from "./console-info.js";
 import { DEMO_CONFIG, runtimeFile, serviceMain, SERVICES, type ServiceName } from "./paths.js";
 import { startLocalSink } from "./local-sink.js";
 import { domainOf, startUplinkWatch, writeLeafServerConfig } from "./fleet-uplink.js";
+import { authorizationBlock, busUsers, credentialEnv, plainServerConfig, writeCredentials, type BusUser } from "./bus-auth.js";
+import { Kvm } from "@nats-io/kv";
+import { ADMIN_USER, DECIDER_BUCKET } from "@vigil/events";
 
 export interface UpOptions {
   config?: string;
@@ -54,14 +57,26 @@ export async function up(o: UpOptions): Promise<number> {
   mkdirSync(config.dataDir, { recursive: true });
 
   let nats: EmbeddedNats | undefined;
+  let users: BusUser[] | undefined;
   if (!natsUrl) {
     const { bin, version } = findNatsServer(env);
+    // Least privilege (docs/security.md): one user per service, fresh passwords at every start, in 0600 files.
+    users = busUsers(config, SERVICES);
+    writeCredentials(config.dataDir, users);
+    const auth = authorizationBlock(users);
     // fleet: a generated config runs JetStream in the device's domain as a leaf node of the hub (docs/fleet.md).
-    const leaf = config.fleet ? await writeLeafServerConfig(config, o.port) : undefined;
-    nats = await startEmbeddedNats(bin, { port: o.port, dataDir: config.dataDir, name: `vigil-${config.device}`, configFile: leaf?.file, monitorPort: leaf?.monitorPort });
+    const leaf = config.fleet ? await writeLeafServerConfig(config, o.port, auth) : undefined;
+    const configFile = leaf?.file ?? join(config.dataDir, "nats-server.conf");
+    if (!leaf) writeFileSync(configFile, plainServerConfig({ device: config.device, port: o.port, storeDir: join(config.dataDir, "nats"), users }), { mode: 0o600 });
+    chmodSync(configFile, 0o600);
+    nats = await startEmbeddedNats(bin, { port: o.port, dataDir: config.dataDir, name: `vigil-${config.device}`, configFile, monitorPort: leaf?.monitorPort });
     if (leaf && config.fleet) say(`fleet: leaf node of ${config.fleet.hub.join(", ")} in JetStream domain ${domainOf(config.device, config.fleet)} (config ${leaf.file})`);
     env.VIGIL_NATS_URL = nats.url;
+    // Credentials given for some other server mean nothing to this one: each service gets its own below.
+    for (const k of ["VIGIL_NATS_USER", "VIGIL_NATS_PASS", "VIGIL_NATS_TOKEN", "VIGIL_NATS_INBOX_PREFIX"]) delete env[k];
     config = loadConfig(configPath, env);
+    const admin = users.find((u) => u.user === ADMIN_USER)!;
+    config = { ...config, nats: { url: config.nats.url, user: admin.user, pass: admin.pass } };
     say(`started ${version} (JetStream, store ${join(config.dataDir, "nats")}) at ${nats.url}`);
   } else {
     say(`using the NATS server at ${natsUrl}`);
@@ -69,29 +84,39 @@ export async function up(o: UpOptions): Promise<number> {
   }
 
   try {
-    return await run(o, config, configPath, env, nats);
+    return await run(o, config, configPath, env, nats, users);
   } catch (err) {
     await nats?.stop(); // never leave the embedded server behind
     throw err;
   }
 }
 
-async function run(o: UpOptions, config: VigilConfig, configPath: string, env: NodeJS.ProcessEnv, nats: EmbeddedNats | undefined): Promise<number> {
+async function run(o: UpOptions, config: VigilConfig, configPath: string, env: NodeJS.ProcessEnv, nats: EmbeddedNats | undefined, users?: BusUser[]): Promise<number> {
   const nc = await connectBus(config.nats, "vigil-up", { waitOnFirstConnect: false });
   await ensureStream(await jetstreamManager(nc, { checkAPI: false }), config.stream);
+  // Set up by admin, so that no service needs the right to create streams.
+  if (users) await new Kvm(nc).create(DECIDER_BUCKET, { history: 1 });
+  const serviceEnv = (name: string): NodeJS.ProcessEnv => {
+    const u = users?.find((x) => x.user === name);
+    return u ? { ...env, ...credentialEnv(u) } : env;
+  };
   env.VIGIL_CONFIG = resolve(configPath);
   const uplink = config.fleet && nats?.monitorUrl && nats.logFile ? await startUplinkWatch(nc, config, { monitorUrl: nats.monitorUrl, logFile: nats.logFile }, say) : undefined;
 
   const logDir = join(config.dataDir, "logs");
   mkdirSync(logDir, { recursive: true });
-  const services: ManagedService[] = SERVICES.map((name) => ({ name, restarts: 0, stopping: false }));
+  // VIGIL_UP_SERVICES=supervisor,health: run only these (tests and debugging, e.g. a decider run by hand).
+  const only = env.VIGIL_UP_SERVICES?.split(",").map((x) => x.trim()).filter(Boolean);
+  const unknown = only?.filter((n) => !(SERVICES as readonly string[]).includes(n));
+  if (unknown?.length) throw new Error(`VIGIL_UP_SERVICES names unknown services: ${unknown.join(", ")} (known: ${SERVICES.join(", ")})`);
+  const services: ManagedService[] = SERVICES.filter((name) => !only || only.includes(name)).map((name) => ({ name, restarts: 0, stopping: false }));
   let shuttingDown = false;
 
   function launch(s: ManagedService): void {
     const out = openSync(join(logDir, `${s.name}.log`), "a");
     // Own process group, so a Ctrl-C reaches only vigil up, which then stops services in order; the IPC
     // channel tells a service when vigil up is gone (even after kill -9), so none is left behind.
-    const child = spawn(process.execPath, [serviceMain(s.name)], { env, stdio: ["ignore", out, out, "ipc"], detached: true });
+    const child = spawn(process.execPath, [serviceMain(s.name)], { env: serviceEnv(s.name), stdio: ["ignore", out, out, "ipc"], detached: true });
     closeSync(out);
     s.child = child;
     child.once("exit", (code, signal) => {
@@ -163,6 +188,8 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
     if (earlySignal) return void shutdown(earlySignal);
     // Said only once the handlers are in place: whoever waits for "running" may stop us right away.
     if (consoleLine) say(consoleLine);
-    say(`running. Watch: nats sub --server ${config.nats.url} 'vigil.>'   Status: vigil status   Stop: Ctrl-C`);
+    // The embedded server wants a user: the admin's, from its 0600 file (never printed).
+    const natsAuth = users ? ` --user ${ADMIN_USER} --password "$(node -p 'require(process.argv[1]).pass' ${join(config.dataDir, "creds", `${ADMIN_USER}.json`)})"` : "";
+    say(`running. Watch: nats sub --server ${config.nats.url}${natsAuth} 'vigil.>'   Status: vigil status   Stop: Ctrl-C`);
   });
 }

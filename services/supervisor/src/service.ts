@@ -5,7 +5,10 @@ import {
   derivedId,
   deviceFilter,
   eventName,
+  REFLEX_REQUESTER,
+  RestartPolicySchema,
   startConsumer,
+  subjectFor,
   type DataOf,
   type Publisher,
   type ServiceContext,
@@ -17,6 +20,7 @@ import type { ExitInfo, RunStatus } from "./process-driver.js";
 import { planCommand, type Step } from "./plan.js";
 import { ProcessDriver } from "./process-driver.js";
 import { DockerDriver } from "./docker-driver.js";
+import { afterRestart, afterStable, degradedState, FRESH_HISTORY, reflexOnExit, type Degraded, type RestartHistory } from "./reflex.js";
 
 type CommandData = DataOf<"cmd.worker.restart">;
 type ReattachData = DataOf<"cmd.container.reattach">;
@@ -52,18 +56,86 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
   const emit = (...args: Parameters<Publisher["emit"]>) =>
     bus.emit(...args).catch((err) => log.error({ err: (err as Error).message, type: args[0] }, "could not record event"));
 
+  /** Each worker's restarts as the decider counts them: the degraded-mode reflex backs off and breaks on it. */
+  const histories = new Map<string, RestartHistory>();
+  const historyOf = (worker: string) => histories.get(worker) ?? FRESH_HISTORY;
+  const restartPolicyOf = (worker: string) => driver.config(worker)?.restart ?? docker?.config(worker)?.restart ?? RestartPolicySchema.parse({});
+
   /** A process or container exit: unexpected ones carry the worker's incident (or a new one). */
   function reportExit(info: ExitInfo & { oom?: boolean; containerId?: string }) {
     const { error, ...rest } = info;
-    const incident = info.expected ? undefined : (incidents.get(info.worker) ?? derivedId(config.device, info.worker, String(info.pid ?? "nopid"), String(Date.now()), "incident"));
+    const now = Date.now();
+    const incident = info.expected ? undefined : (incidents.get(info.worker) ?? derivedId(config.device, info.worker, String(info.pid ?? "nopid"), String(now), "incident"));
     if (incident) incidents.set(info.worker, incident);
     log.info({ ...info }, info.expected ? "worker stopped" : info.oom ? "container killed by the OOM killer" : "worker exited unexpectedly");
-    void emit("obs.worker.exited", { ...rest, uptimeMs: Math.round(info.uptimeMs), ...(error ? { error } : {}) }, { incident });
+    // Degraded: the reflex decides now and says so on the exit itself, so the decider, reading it
+    // later, records the incident instead of restarting the worker a second time.
+    const r = !info.expected && !stopping && checkMode() ? reflexOnExit(historyOf(info.worker), now, restartPolicyOf(info.worker)) : undefined;
+    const id = derivedId(config.device, "exit", info.worker, String(info.pid ?? "nopid"), String(now));
+    void emit("obs.worker.exited", { ...rest, uptimeMs: Math.round(info.uptimeMs), ...(error ? { error } : {}), ...(r ? { reflex: r.verdict } : {}) }, { id, time: new Date(now).toISOString(), incident });
+    if (!r) {
+      // The decider's answer is due; if degraded mode begins before it comes, the reflex answers instead.
+      if (!info.expected) unanswered.set(info.worker, { exitId: id, at: now, incident, previousPid: info.pid });
+      return;
+    }
+    histories.set(info.worker, r.next);
+    if (r.verdict.action === "escalate") {
+      log.error({ worker: info.worker, restarts: r.verdict.restarts, windowMs: r.verdict.windowMs }, "degraded mode: crash loop, the local reflex stops restarting this worker");
+      return;
+    }
+    log.warn({ worker: info.worker, delayMs: r.verdict.delayMs, attempt: r.verdict.attempt }, "degraded mode: restarting the worker locally");
+    void reflexRestart(info.worker, r.verdict.delayMs, { exitId: id, incident, previousPid: info.pid });
   }
   function reportStable(worker: string, pid: number, uptimeMs: number) {
     const incident = incidents.get(worker);
     incidents.delete(worker);
+    histories.set(worker, afterStable(historyOf(worker)));
     void emit("obs.worker.stable", { worker, pid, uptimeMs }, { incident });
+  }
+
+  // Degraded mode (docs/degraded-mode.md): who is in charge of crashed workers right now.
+  const degradedCfg = config.supervisor.degraded;
+  let busDownSince: number | undefined;
+  let deciderSeenAt = Date.now(); // boot: the decider gets afterMs to show itself
+  let degraded: Degraded | undefined;
+  let reflexRestarts = 0;
+  /** Unexpected exits the decider has not answered yet (no restart since). */
+  const unanswered = new Map<string, { exitId: string; at: number; incident?: string; previousPid?: number }>();
+  /** Crashes (up to this time) the reflex answered late: a decider restart for them comes too late and is refused. */
+  const answeredLocally = new Map<string, number>();
+  /** Degraded mode began after an exit was reported to the decider: its answer is not coming, the reflex gives it. */
+  function answerUnanswered(): void {
+    for (const [worker, u] of [...unanswered]) {
+      unanswered.delete(worker);
+      const r = reflexOnExit(historyOf(worker), u.at, restartPolicyOf(worker));
+      histories.set(worker, r.next);
+      if (r.verdict.action === "escalate") {
+        log.error({ worker, restarts: r.verdict.restarts }, "degraded mode: crash loop, the local reflex does not restart this worker");
+        continue;
+      }
+      answeredLocally.set(worker, u.at);
+      const delayMs = Math.max(0, r.verdict.delayMs - (Date.now() - u.at));
+      log.warn({ worker, delayMs, attempt: r.verdict.attempt }, "degraded mode: restarting the worker locally (its crash got no answer from the decider)");
+      void reflexRestart(worker, delayMs, u);
+    }
+  }
+  /** Degraded or not, now; announces a change (through the outbox, so the decider reads it later). */
+  function checkMode(): boolean {
+    if (!degradedCfg.enabled) return false;
+    const now = Date.now();
+    const next = degradedState({ now, afterMs: degradedCfg.afterMs, busDownSince, deciderSeenAt });
+    if (next && !degraded) {
+      log.warn({ unreachable: next.unreachable }, `degraded mode: ${next.reason}`);
+      void emit("sys.supervisor.degraded", { unreachable: next.unreachable, reason: next.reason, since: next.since });
+      reflexRestarts = 0;
+    } else if (!next && degraded) {
+      const degradedMs = now - degraded.since;
+      log.info({ degradedMs, reflexRestarts }, "degraded mode over: the decider is in charge again");
+      void emit("sys.supervisor.restored", { degradedMs, reflexRestarts });
+    }
+    degraded = next;
+    if (next && unanswered.size) answerUnanswered();
+    return next !== undefined;
   }
 
   const driver = new ProcessDriver(config.workers, {
@@ -130,6 +202,38 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
     kill: (w, s) => opsOf(w).kill(w, (s as { signal: NodeJS.Signals }).signal),
   };
 
+  /** Degraded mode: a restart nobody commanded, with the backoff the reflex chose; reported like a command's outcome. */
+  async function reflexRestart(worker: string, delayMs: number, o: { exitId: string; incident?: string; previousPid?: number }): Promise<void> {
+    if (!isDeclared(worker)) return;
+    const command = derivedId(o.exitId, REFLEX_REQUESTER);
+    const meta = { incident: o.incident, causation: o.exitId, correlation: o.incident };
+    await enqueue(worker, async () => {
+      try {
+        if (delayMs) await executors.wait(worker, { action: "wait", ms: delayMs });
+        if (stopping) return;
+        // Planned after the wait: if someone started it meanwhile (an operator), there is nothing to do.
+        const plan = planCommand("start", worker, { declared: true, ...opsOf(worker).status(worker) });
+        if (!plan.ok || plan.steps.length === 0) {
+          log.info({ worker }, "degraded mode: the worker is already running again, no local restart");
+          return;
+        }
+        for (const step of plan.steps) {
+          if (stopping) return;
+          await executors[step.action](worker, step);
+        }
+      } catch (err) {
+        log.error({ worker, err: (err as Error).message }, "degraded mode: local restart failed");
+        await emit("out.command.failed", { command, action: "restart", worker, error: (err as Error).message }, meta);
+        return;
+      }
+      if (stopping) return;
+      const now = opsOf(worker).status(worker);
+      restarts.set(worker, (restarts.get(worker) ?? 0) + 1);
+      reflexRestarts++;
+      await emit("out.worker.restarted", { worker, command, requestedBy: REFLEX_REQUESTER, ...(now.pid ? { pid: now.pid } : {}), ...(o.previousPid && o.previousPid !== now.pid ? { previousPid: o.previousPid } : {}), at: startedAt.get(worker) }, meta);
+    });
+  }
+
   async function execute(cmd: VigilEvent<CommandData>, action: WorkerAction): Promise<void> {
     const { worker } = cmd.data;
     const declared = isDeclared(worker);
@@ -142,12 +246,19 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
       await emit("out.command.rejected", { command: cmd.id, action, worker, reason }, meta);
       return;
     }
+    if (plan.ok && action === "restart" && cmd.data.requestedBy === "decider" && Date.parse(cmd.time) <= (answeredLocally.get(worker) ?? -Infinity)) {
+      const reason = `superseded: ${worker} was restarted locally by the supervisor's reflex while degraded, for the crash this restart answers`;
+      log.info({ command: cmd.id, worker }, reason);
+      await emit("out.command.rejected", { command: cmd.id, action, worker, reason }, meta);
+      return;
+    }
     if (!plan.ok) {
       log.warn({ command: cmd.id, action, worker, reason: plan.reason }, "command rejected");
       await emit("out.command.rejected", { command: cmd.id, action, worker, reason: plan.reason }, meta);
       return;
     }
     if (cmd.incident) incidents.set(worker, cmd.incident);
+    if (action === "restart" || action === "start" || action === "stop") unanswered.delete(worker);
     await enqueue(worker, async () => {
       const previousPid = opsOf(worker).status(worker).pid ?? before.pid;
       try {
@@ -163,6 +274,8 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
       if (stopping) return;
       const now = opsOf(worker).status(worker);
       if (action === "restart" || action === "start") restarts.set(worker, (restarts.get(worker) ?? 0) + (action === "restart" ? 1 : 0));
+      // The reflex's history follows the decider's count (a decider restart answers a crash at cmd.time).
+      if (action === "restart" || action === "start") histories.set(worker, afterRestart(historyOf(worker), Date.parse(cmd.time), action === "restart" ? cmd.data.requestedBy : "operator"));
       await emit(plan.outcome, {
         worker,
         command: cmd.id,
@@ -270,6 +383,34 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
     },
   });
 
+  // Degraded mode's inputs: the decider's heartbeats (a plain subscription: only the live ones count)
+  // and the connection's state.
+  const deciderBeats = ctx.nc.subscribe(subjectFor(config.device, "sys", "service.>"), {
+    callback: (_err, m) => {
+      try {
+        if ((m.json() as { data?: { service?: string } }).data?.service === "decider") {
+          deciderSeenAt = Date.now();
+          checkMode();
+        }
+      } catch {
+        // not an event: not a sign of life either
+      }
+    },
+  });
+  void (async () => {
+    for await (const s of ctx.nc.status()) {
+      if (s.type === "disconnect" || s.type === "reconnecting") busDownSince ??= Date.now();
+      else if (s.type === "reconnect") {
+        busDownSince = undefined;
+        // Control goes back with the bus; the decider gets afterMs to show itself before a new outage.
+        deciderSeenAt = Math.max(deciderSeenAt, Date.now());
+        checkMode();
+      }
+    }
+  })();
+  const modeCheck = setInterval(checkMode, Math.min(1_000, Math.max(100, Math.floor(degradedCfg.afterMs / 4))));
+  modeCheck.unref();
+
   const heartbeat = setInterval(() => {
     void emit("sys.service.heartbeat", {
       service: "supervisor",
@@ -287,6 +428,8 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
 
   return async () => {
     clearInterval(heartbeat);
+    clearInterval(modeCheck);
+    deciderBeats.unsubscribe();
     clearTimeout(dockerRetry);
     stopping = true;
     for (const release of [...waits]) release();

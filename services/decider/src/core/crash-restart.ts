@@ -1,5 +1,4 @@
-import { derivedId, is, type VigilEvent } from "@vigil/events";
-import { backoffDelay } from "./backoff.js";
+import { derivedId, is, restartVerdict, REFLEX_REQUESTER, type VigilEvent } from "@vigil/events";
 import { draft, type Draft, type Policy } from "./policy.js";
 import { workerOf, type DeciderState } from "@vigil/events";
 
@@ -23,25 +22,31 @@ export const crashRestart: Policy = {
       const name = e.data.worker;
       const w = workerOf(state, name);
       if (w.status === "flapping") return [];
-      const p = ctx.restartPolicy(name);
-      const now = Date.parse(e.time);
-      const recent = w.restartTimes.filter((t) => t > now - p.windowMs).length;
       const incident = w.incident ?? e.incident ?? derivedId(e.id, "incident");
       const reason = describeExit(e.data);
       const out: Draft[] = [];
       if (!w.incident) out.push(draft("dec.incident.opened", { worker: name, reason: `${name} ${reason}` }, incident));
-      if (recent >= p.maxRestarts) {
+      // Degraded mode: the supervisor's reflex already acted on this exit (with the same arithmetic).
+      // Record what it did; a command now would restart the worker a second time.
+      const verdict = e.data.reflex ?? restartVerdict(w, Date.parse(e.time), ctx.restartPolicy(name));
+      const local = e.data.reflex ? " by the supervisor's local reflex while the decider was unreachable" : "";
+      if (verdict.action === "escalate") {
         out.push(
           draft(
             "dec.incident.escalated",
-            { worker: name, reason: `crash loop: ${name} ${reason} after ${recent} restarts within ${p.windowMs} ms; restarts stopped`, restarts: recent, windowMs: p.windowMs },
+            { worker: name, reason: `crash loop: ${name} ${reason} after ${verdict.restarts} restarts within ${verdict.windowMs} ms; restarts stopped${local}`, restarts: verdict.restarts, windowMs: verdict.windowMs },
             incident,
           ),
         );
         return out;
       }
-      const delayMs = backoffDelay(w.attempt, p);
-      out.push(draft("dec.remediation.decided", { worker: name, policy: "crash-restart", action: "restart", attempt: w.attempt, delayMs, reason }, incident));
+      const { attempt, delayMs } = verdict;
+      if (e.data.reflex) {
+        const note = `${reason}; restarted locally by the supervisor while degraded`;
+        out.push(draft("dec.remediation.decided", { worker: name, policy: "crash-restart", action: "restart", attempt, delayMs, reason: note, handledBy: REFLEX_REQUESTER }, incident));
+        return out;
+      }
+      out.push(draft("dec.remediation.decided", { worker: name, policy: "crash-restart", action: "restart", attempt, delayMs, reason }, incident));
       out.push(draft("cmd.worker.restart", { worker: name, delayMs, reason, requestedBy: "decider" }, incident));
       return out;
     }

@@ -1,4 +1,4 @@
-import { DEFAULT_POLICIES_CONFIG, eventName, type VigilEvent } from "@vigil/events";
+import { DEFAULT_POLICIES_CONFIG, eventName, REFLEX_REQUESTER, type VigilEvent } from "@vigil/events";
 import { evolveHealth, type EvolveContext } from "./health-evolve.js";
 import { evolveContainers } from "./container-evolve.js";
 import { CLOSED_INCIDENTS_KEPT, workerOf, type DeciderState, type IncidentView, type WorkerView } from "@vigil/events";
@@ -39,8 +39,9 @@ function evolveWorkers(s: DeciderState, e: VigilEvent): DeciderState {
     case "out.worker.started":
       return withWorker(s, d.worker, (w) => {
         const next: WorkerView = { ...w, status: "running", pid: d.pid, startedAt: t };
-        // An operator's restart clears the crash-loop record; the decider's own keeps counting.
-        return d.requestedBy === "decider" ? next : { ...next, attempt: 0, restartTimes: [] };
+        // An operator's restart clears the crash-loop record; the decider's own (and the supervisor's
+        // degraded-mode reflex, which restarts in its place) keep counting.
+        return d.requestedBy === "decider" || d.requestedBy === REFLEX_REQUESTER ? next : { ...next, attempt: 0, restartTimes: [] };
       });
     case "obs.worker.exited":
       return withWorker(s, d.worker, (w) => ({

@@ -1,0 +1,535 @@
+#!/usr/bin/env node
+/**
+ * `npm run chaos -- --minutes 10` (or CHAOS_MINUTES; CHAOS_SEED replays a run's fault schedule).
+ *
+ * Runs the whole system the way `vigil up` does — against a nats-server this harness owns (so it can
+ * kill -9 it) and a local cloud sink it owns (so it can stop it and make it hang) — under a load of
+ * 1,000 events/s and two workers that crash now and then, while a seeded schedule kills each service
+ * and nats-server with SIGKILL, takes the sink away and makes it hang. At the end it stops the load,
+ * lets telemetry drain, SIGTERMs `vigil up` and checks: every event of the stream reached the sink
+ * exactly once (by id), every crashed worker came back, no service's memory grew past the margin, no
+ * unexpected error in the logs, `vigil up` exited 0 and left no process behind.
+ * Writes bench/results/chaos.json and chaos.md (docs/chaos.md explains the figures).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { CLOUDEVENTS_CONTENT_TYPE, encodeEvent, makeEvent } from "@vigil/events";
+import { freePort, startNatsServer, type TestNatsServer } from "@vigil/events/testing";
+import { checkDelivery, checkRecovery, classifyErrors, planFaults, prng, round1, rssGrowth, type FaultKind, type LogLine, type RssSeries, type StreamEntry } from "./chaos-checks.js";
+import { allProcs, rssMb, stillAlive, vigilTree, type ProcInfo } from "./chaos-procs.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const BENCH_DIR = resolve(HERE, "..");
+const REPO = resolve(BENCH_DIR, "..");
+const RESULTS_DIR = join(BENCH_DIR, "results");
+const VIGIL_MAIN = join(REPO, "packages", "vigil", "dist", "main.js");
+const SINK_MAIN = join(REPO, "packages", "sink", "dist", "main.js");
+const SERVICES = ["decider", "supervisor", "health", "gateway", "telemetry", "netmon"] as const;
+const DEVICE = "chaos-001";
+const SECRET = "chaos-secret-0123456789abcdef";
+const WORKERS = ["crashy-a", "crashy-b"];
+const RATE = 1_000;
+const RSS_MARGIN_PCT = Number(process.env.CHAOS_RSS_MARGIN_PCT ?? 50);
+const SAMPLE_MS = 3_000;
+
+const t0 = Date.now();
+/** Undone on failure too: nothing this harness started may outlive it. */
+const cleanups: Array<() => unknown> = [];
+const since = () => Date.now() - t0;
+const stamp = () => `${(since() / 1000).toFixed(1).padStart(6)} s`;
+const progress = (msg: string) => process.stderr.write(`chaos ${stamp()}: ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function option(name: string, env: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i > 0 ? process.argv[i + 1] : process.env[env];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} (or ${env}) must be a positive number, got "${v}"`);
+  return n;
+}
+const MINUTES = option("minutes", "CHAOS_MINUTES", 10);
+const SEED = Math.floor(option("seed", "CHAOS_SEED", (Date.now() % 2 ** 31) + 1));
+const DURATION_MS = Math.round(MINUTES * 60_000);
+
+/** The local cloud as a process on a fixed port: stopped and started again for outages. */
+class SinkProcess {
+  child?: ChildProcess;
+  constructor(
+    readonly port: number,
+    readonly dataDir: string,
+    readonly logFile: string,
+  ) {}
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    const out = openSync(this.logFile, "a");
+    const child = spawn(process.execPath, [SINK_MAIN, "--port", String(this.port), "--data-dir", this.dataDir, "--faults"], { env: { ...process.env, VIGIL_SINK_SECRET: SECRET }, stdio: ["ignore", "pipe", out] });
+    closeSync(out);
+    this.child = child;
+    await new Promise<void>((res, rej) => {
+      let text = "";
+      child.stdout!.on("data", (d: Buffer) => {
+        text += d.toString();
+        if (text.includes("{")) res();
+      });
+      child.once("exit", (code) => rej(new Error(`the sink exited with ${code}; see ${this.logFile}`)));
+    });
+    child.removeAllListeners("exit");
+    child.stdout!.resume();
+  }
+  async stop(): Promise<void> {
+    const c = this.child;
+    this.child = undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((r) => {
+      c.once("exit", () => r());
+      c.kill("SIGTERM");
+    });
+  }
+  async faults(body: object | undefined): Promise<void> {
+    const r = await fetch(`${this.base}/faults`, body ? { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } } : { method: "DELETE" });
+    if (!r.ok) throw new Error(`sink /faults answered ${r.status}: ${await r.text()}`);
+  }
+  async counts(): Promise<Record<string, number>> {
+    return (await (await fetch(`${this.base}/counts`)).json()) as Record<string, number>;
+  }
+  async ids(): Promise<string[]> {
+    const ids: string[] = [];
+    let after = -1;
+    for (;;) {
+      const r = (await (await fetch(`${this.base}/events?after=${after}&limit=100000`)).json()) as { events: Array<{ index: number; event: { id: string } }>; next: number };
+      if (r.events.length === 0) return ids;
+      for (const e of r.events) ids.push(e.event.id);
+      after = r.next;
+    }
+  }
+}
+
+/** 1,000 events/s of `obs.demo.reading`, paced against the clock; publishes that fail are counted, not retried. */
+function startLoad(nc: NatsConnection) {
+  const js = jetstream(nc);
+  const h = headers();
+  h.set("Content-Type", CLOUDEVENTS_CONTENT_TYPE);
+  const stats = { generated: 0, acked: 0, failed: 0, skipped: 0, inflight: 0 };
+  /** What the server confirmed: each of these must be in the stream at the end. */
+  const ackedIds = new Set<string>();
+  const started = Date.now();
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    const due = Math.floor(((Date.now() - started) / 1000) * RATE) - stats.generated - stats.skipped;
+    for (let i = 0; i < due; i++) {
+      // Bounded: while the server is away, the client buffers; past this the tick's events are never made.
+      if (stats.inflight >= 5_000) {
+        stats.skipped += due - i;
+        break;
+      }
+      const e = makeEvent(DEVICE, `vigil/${DEVICE}/chaos-load`, "obs.demo.reading", { sensor: "load", seq: stats.generated, value: Math.random() });
+      stats.generated++;
+      stats.inflight++;
+      js.publish(e.subject, encodeEvent(e), { msgID: e.id, headers: h, timeout: 5_000 }).then(
+        () => {
+          ackedIds.add(e.id);
+          stats.acked++;
+          stats.inflight--;
+        },
+        () => {
+          stats.failed++;
+          stats.inflight--;
+        },
+      );
+    }
+  };
+  const timer = setInterval(tick, 50);
+  return {
+    stats,
+    ackedIds,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      while (stats.inflight > 0) await sleep(100);
+    },
+  };
+}
+
+async function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 1_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await pred()) return;
+    } catch {
+      /* not yet reachable */
+    }
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** The whole stream under the filter, in order, reduced to what the checks need. */
+async function readStream(nc: NatsConnection, filter: string): Promise<Array<StreamEntry & { time: string }>> {
+  const js = jetstream(nc);
+  // One filter as a string: a 2.9 server takes no list (filter_subjects is 2.10).
+  const c = await js.consumers.get("VIGIL", { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
+  const out: Array<StreamEntry & { time: string }> = [];
+  const info = await c.info(true);
+  if (info.num_pending === 0) return out;
+  const msgs = await c.consume({ max_messages: 2_000 });
+  for await (const m of msgs) {
+    const e = m.json<{ id: string; type: string; time: string; data: Record<string, unknown> }>();
+    out.push({ seq: m.seq, id: e.id, type: e.type, time: e.time, data: e.data });
+    if (m.info.pending === 0) break;
+  }
+  msgs.stop();
+  return out;
+}
+
+function scanLogs(dir: string): LogLine[] {
+  const out: LogLine[] = [];
+  if (!existsSync(dir)) return out;
+  for (const f of readdirSync(dir).filter((f) => f.endsWith(".log"))) {
+    for (const text of readFileSync(join(dir, f), "utf8").split("\n")) {
+      if (!text.startsWith("{")) continue;
+      try {
+        const l = JSON.parse(text) as { level?: number; msg?: string };
+        if (typeof l.level === "number" && l.level >= 50) out.push({ file: f, level: l.level, msg: l.msg ?? "", text: text.slice(0, 600) });
+      } catch {
+        /* a partial line written as the process was killed */
+      }
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const rand = prng(SEED);
+  const plan = planFaults(rand, SERVICES, DURATION_MS, Math.max(0, Math.round(MINUTES * 1.5) - 9));
+  progress(`seed ${SEED} (replay with CHAOS_SEED=${SEED}); ${MINUTES} min; ${plan.length} faults planned`);
+  const dir = mkdtempSync(join(tmpdir(), "vigil-chaos-"));
+  const dataDir = join(dir, "data");
+  const logDir = join(dataDir, "logs");
+  mkdirSync(logDir, { recursive: true });
+  const crashScript = join(dir, "crashy.js");
+  writeFileSync(crashScript, "// A workload that crashes now and then: exit 1 after 5–25 s.\nsetTimeout(() => process.exit(1), 5000 + Math.floor(Math.random() * 20000));\nprocess.on('SIGTERM', () => process.exit(0));\n");
+  const configFile = join(dir, "vigil.yaml");
+  writeFileSync(
+    configFile,
+    stringify({
+      device: DEVICE,
+      dataDir: "data",
+      gateway: { port: 0 },
+      // 10 min × 1,000 events/s ≈ 300 MB: the stream must keep all of it for the exactly-once check.
+      stream: { maxBytes: 4 * 1024 * 1024 * 1024, maxAgeSeconds: 0 },
+      telemetry: { downsample: {}, requestTimeoutMs: 5_000 },
+      workers: WORKERS.map((name) => ({
+        name,
+        command: process.execPath,
+        args: [crashScript],
+        // Crashes every 5–25 s are ≤ 12 a minute: the breaker must not trip, so the limit is far above that.
+        restart: { backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 2_000, maxRestarts: 1_000, windowMs: 60_000, stableMs: 3_000 },
+      })),
+    }),
+  );
+
+  const nats: TestNatsServer = await startNatsServer({ storeDir: join(dir, "nats") });
+  const sink = new SinkProcess(await freePort(), join(dir, "sink"), join(dir, "sink.log"));
+  cleanups.push(() => nats.stop());
+  await sink.start();
+  cleanups.push(() => sink.stop());
+  progress(`nats-server ${nats.url} (store ${nats.storeDir}), sink ${sink.base}, run dir ${dir}`);
+
+  const upOut = join(dir, "vigil-up.out");
+  const up = spawn(process.execPath, [VIGIL_MAIN, "up", "-q", "--config", configFile], {
+    env: { ...process.env, VIGIL_NATS_URL: nats.url, VIGIL_TELEMETRY_URL: `${sink.base}/v1/events`, VIGIL_TELEMETRY_SECRET: SECRET, VIGIL_LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let upText = "";
+  const onOut = (d: Buffer) => {
+    upText += d.toString();
+    appendFileSync(upOut, d);
+  };
+  up.stdout!.on("data", onOut);
+  up.stderr!.on("data", onOut);
+  cleanups.push(() => upExit === undefined && up.kill("SIGKILL"));
+  let upExit: { code: number | null; signal: string | null } | undefined;
+  up.once("exit", (code, signal) => (upExit = { code, signal }));
+  await waitFor("vigil up to say it is running", () => upText.includes("vigil: running"), 90_000, 200);
+  await waitFor("every service to be up", () => vigilTree(up.pid!, crashScript).services.size === SERVICES.length, 30_000, 500);
+  progress(`vigil up (pid ${up.pid}) running`);
+
+  // RSS of every service incarnation, every few seconds, for the whole run.
+  const series = new Map<string, RssSeries>();
+  const seen = new Map<string, ProcInfo>();
+  const sample = () => {
+    const tree = vigilTree(up.pid!, crashScript);
+    for (const [name, p] of tree.services) {
+      const mb = rssMb(p.pid);
+      const key = `${name}#${p.pid}:${p.start}`;
+      seen.set(key, p);
+      if (mb === undefined) continue;
+      let s = series.get(key);
+      if (!s) series.set(key, (s = { service: name, pid: p.pid, samples: [] }));
+      s.samples.push([since(), round1(mb)]);
+    }
+    const upMb = rssMb(up.pid!);
+    if (upMb !== undefined) {
+      const key = `vigil-up#${up.pid}`;
+      if (!series.has(key)) series.set(key, { service: "vigil up", pid: up.pid!, samples: [] });
+      series.get(key)!.samples.push([since(), round1(upMb)]);
+    }
+    for (const w of tree.workers) seen.set(`worker#${w.pid}:${w.start}`, w);
+    return tree;
+  };
+  const sampler = setInterval(sample, SAMPLE_MS);
+
+  const loadNc = await connect({ servers: nats.url, name: "chaos-load", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const load = startLoad(loadNc);
+  const loadStart = Date.now();
+  progress(`load: ${RATE} events/s of obs.demo.reading`);
+  const report = setInterval(() => {
+    const s = load.stats;
+    progress(`load generated ${s.generated}, acked ${s.acked}, failed ${s.failed}, skipped ${s.skipped}, in flight ${s.inflight}`);
+  }, 30_000);
+
+  // The fault schedule.
+  const timeline: Array<{ atS: number; fault: string; detail: string }> = [];
+  const kills: Record<string, number> = {};
+  let sinkOutages = 0;
+  let sinkHangs = 0;
+  const runFault = async (f: FaultKind, holdMs: number) => {
+    const at = round1(since() / 1000);
+    progress(`fault: ${f.kind}${f.kind === "kill-service" ? ` ${f.service}` : ""}${holdMs ? ` for ${(holdMs / 1000).toFixed(1)} s` : ""}`);
+    if (f.kind === "kill-service") {
+      let p: ProcInfo | undefined;
+      await waitFor(`${f.service} to be running`, () => (p = vigilTree(up.pid!, crashScript).services.get(f.service)) !== undefined, 30_000, 250).catch(() => undefined);
+      if (!p) return void timeline.push({ atS: at, fault: `kill -9 ${f.service}`, detail: "not running: skipped" });
+      process.kill(p.pid, "SIGKILL");
+      kills[f.service] = (kills[f.service] ?? 0) + 1;
+      timeline.push({ atS: at, fault: `kill -9 ${f.service}`, detail: `pid ${p.pid}` });
+    } else if (f.kind === "kill-nats") {
+      await nats.kill();
+      kills["nats-server"] = (kills["nats-server"] ?? 0) + 1;
+      await sleep(holdMs);
+      await nats.restart();
+      timeline.push({ atS: at, fault: "kill -9 nats-server", detail: `down ${(holdMs / 1000).toFixed(1)} s` });
+    } else if (f.kind === "sink-outage") {
+      await sink.stop();
+      sinkOutages++;
+      await sleep(holdMs);
+      await sink.start();
+      timeline.push({ atS: at, fault: "cloud sink outage", detail: `down ${(holdMs / 1000).toFixed(1)} s` });
+    } else {
+      await sink.faults({ hang: true });
+      sinkHangs++;
+      await sleep(holdMs);
+      await sink.faults(undefined);
+      timeline.push({ atS: at, fault: "cloud sink hangs", detail: `${(holdMs / 1000).toFixed(1)} s` });
+    }
+    progress(`${timeline.at(-1)!.fault} (${timeline.at(-1)!.detail})`);
+  };
+  // Faults overlap as they fall (a service may be killed while the sink is away), but one resource —
+  // nats-server, the sink — takes one fault at a time.
+  const busy = new Map<string, Promise<void>>();
+  for (const p of plan) {
+    const wait = loadStart + p.atMs - Date.now();
+    if (wait > 0) await sleep(wait);
+    const resource = p.fault.kind === "kill-service" ? `service:${p.fault.service}` : p.fault.kind === "kill-nats" ? "nats" : "sink";
+    const prev = busy.get(resource) ?? Promise.resolve();
+    busy.set(resource, prev.then(() => runFault(p.fault, p.holdMs)).then(
+      () => undefined,
+      (err: Error) => void progress(`fault failed: ${err.message}`),
+    ));
+  }
+  await Promise.all(busy.values());
+  const rest = loadStart + DURATION_MS - Date.now();
+  if (rest > 0) await sleep(rest);
+
+  // The end: stop the load, let telemetry drain what the stream holds.
+  await load.stop();
+  clearInterval(report);
+  progress(`load stopped: generated ${load.stats.generated}, acked ${load.stats.acked}, failed ${load.stats.failed}, skipped ${load.stats.skipped}`);
+  const nc = await connect({ servers: nats.url, name: "chaos-check", maxReconnectAttempts: -1 });
+  const jsm = await jetstreamManager(nc);
+  const cutSeq = (await jsm.streams.info("VIGIL")).state.last_seq;
+  const drainStart = Date.now();
+  await waitFor(`telemetry to forward everything up to stream seq ${cutSeq}`, async () => (await jsm.consumers.info("VIGIL", "telemetry")).ack_floor.stream_seq >= cutSeq, 300_000, 1_000).catch((err: Error) => progress(err.message));
+  const drainS = round1((Date.now() - drainStart) / 1000);
+  progress(`telemetry drained to seq ${cutSeq} in ${drainS} s`);
+  // Room for a worker that crashed just before the cut to come back (backoff cap 2 s).
+  await sleep(5_000);
+  clearInterval(sampler);
+  const before = sample();
+
+  // Item 3: SIGTERM the whole system: exit 0, no process left behind.
+  const watched = [...seen.values()];
+  const termAt = Date.now();
+  up.kill("SIGTERM");
+  await waitFor("vigil up to exit", () => upExit !== undefined, 120_000, 200).catch((err: Error) => progress(err.message));
+  const shutdownS = round1((Date.now() - termAt) / 1000);
+  await sleep(2_000);
+  const orphans = [...watched.filter((p) => stillAlive(p)), ...allProcs().filter((p) => p.state !== "Z" && p.ppid !== process.pid && p.cmdline.some((a) => a.includes(dir)) && !watched.some((w) => w.pid === p.pid))];
+  progress(`vigil up exited ${JSON.stringify(upExit)} in ${shutdownS} s; ${orphans.length} processes left behind (of ${watched.length} seen, ${before.services.size} services and ${before.workers.length} workers at the end)`);
+  const floorAfter = (await jsm.consumers.info("VIGIL", "telemetry")).ack_floor.stream_seq;
+
+  // The checks.
+  const stream = await readStream(nc, `vigil.${DEVICE}.>`);
+  const sinkIds = await sink.ids();
+  const sinkCounts = await sink.counts();
+  const delivery = checkDelivery(stream, cutSeq, sinkIds);
+  const ackedMissing = checkDelivery(stream, floorAfter, sinkIds).lost;
+  const recovery = checkRecovery(
+    stream.filter((e) => e.seq <= cutSeq),
+    WORKERS,
+  );
+  const starts = stream.filter((e) => e.seq <= cutSeq && /obs\.worker\.started$|out\.worker\.(re)?started$/.test(e.type) && WORKERS.includes(e.data.worker as string)).length;
+  const growth = rssGrowth([...series.values()]);
+  const judged = growth.filter((g) => g.growthPct !== undefined);
+  const maxGrowth = judged.length ? Math.max(...judged.map((g) => g.growthPct!)) : 0;
+  const logs = classifyErrors(scanLogs(logDir));
+  const deaths: Record<string, number> = {};
+  for (const m of upText.matchAll(/service (\w+) died/g)) deaths[m[1]!] = (deaths[m[1]!] ?? 0) + 1;
+  const unexplainedDeaths = Object.entries(deaths).filter(([s, n]) => n > (kills[s] ?? 0)).map(([s, n]) => ({ service: s, died: n, killed: kills[s] ?? 0 }));
+  const streamIds = new Set(stream.map((e) => e.id));
+  const ackedNotInStream = [...load.ackedIds].filter((id) => !streamIds.has(id));
+  const loadEvents = stream.filter((e) => e.seq <= cutSeq && e.type.endsWith("obs.demo.reading")).length;
+  const totalKills = Object.values(kills).reduce((a, b) => a + b, 0);
+
+  const checks = {
+    exactly_once: delivery.lost === 0 && delivery.duplicates === 0,
+    workers_recovered: recovery.unrecovered.length === 0,
+    memory_within_margin: maxGrowth <= RSS_MARGIN_PCT,
+    no_unexpected_errors: logs.unexpected.length === 0,
+    no_unexplained_service_deaths: unexplainedDeaths.length === 0,
+    shutdown_exit_0: upExit?.code === 0,
+    no_orphans: orphans.length === 0,
+    acked_means_at_sink: ackedMissing === 0,
+    published_means_in_stream: ackedNotInStream.length === 0,
+  };
+  const pass = Object.values(checks).every(Boolean);
+  const result = {
+    chaos_minutes: MINUTES,
+    events: delivery.events,
+    lost: delivery.lost,
+    duplicates: delivery.duplicates,
+    kills: totalKills,
+    unrecovered: recovery.unrecovered.length,
+    max_rss_growth_pct: maxGrowth,
+    pass,
+    checks,
+    details: {
+      seed: SEED,
+      rss_margin_pct: RSS_MARGIN_PCT,
+      load: { rate_per_s: RATE, ...load.stats, in_stream: loadEvents, acked_not_in_stream: ackedNotInStream.length, acked_not_in_stream_ids: ackedNotInStream.slice(0, 20), note: "failed = the publish was not acknowledged (nats-server down); such an event may or may not have reached the stream — the stream is the truth for lost/duplicates" },
+      stream: { cut_seq: cutSeq, events_at_cut: delivery.events, telemetry_drain_s: drainS, telemetry_ack_floor_after_shutdown: floorAfter, acked_not_at_sink: ackedMissing },
+      sink: { ...sinkCounts, distinct_ids: delivery.atSink, stored_twice: delivery.duplicates, resent_and_deduplicated: sinkCounts.duplicates ?? 0 },
+      lost_seqs: delivery.lostSeqs.slice(0, 100),
+      duplicate_ids: delivery.duplicateIds.slice(0, 100),
+      kills_by_target: kills,
+      sink_outages: sinkOutages,
+      sink_hangs: sinkHangs,
+      timeline,
+      workers: { crashes: recovery.crashes.length, starts, escalations: recovery.escalations, unrecovered: recovery.unrecovered, slowest_recovery_ms: Math.max(0, ...recovery.crashes.map((c) => c.recoveryMs ?? 0)) },
+      service_deaths_seen_by_vigil_up: deaths,
+      unexplained_service_deaths: unexplainedDeaths,
+      rss: growth,
+      logs: { errors: logs.total, expected: logs.expected, unexpected: logs.unexpected.length, unexpected_samples: logs.unexpected.slice(0, 20) },
+      shutdown: { exit: upExit, seconds: shutdownS, processes_watched: watched.length, orphans: orphans.map((p) => ({ pid: p.pid, cmdline: p.cmdline.join(" ") })) },
+      run_dir: dir,
+    },
+  };
+
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, "chaos.json"), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(RESULTS_DIR, "chaos.md"), markdown(result));
+  const line = (k: string, v: unknown) => process.stdout.write(`${k.padEnd(22)} ${typeof v === "string" ? v : JSON.stringify(v)}\n`);
+  process.stdout.write(`\n=== chaos: ${pass ? "PASS" : "FAIL"} (seed ${SEED}) ===\n`);
+  line("chaos_minutes", MINUTES);
+  line("events", delivery.events);
+  line("lost", delivery.lost);
+  line("duplicates", delivery.duplicates);
+  line("resent (deduplicated)", sinkCounts.duplicates ?? 0);
+  line("kills", `${totalKills} ${JSON.stringify(kills)}`);
+  line("sink outages / hangs", `${sinkOutages} / ${sinkHangs}`);
+  line("worker crashes", `${recovery.crashes.length}, unrecovered ${recovery.unrecovered.length}, escalated ${recovery.escalations}`);
+  line("max_rss_growth_pct", `${maxGrowth} (margin ${RSS_MARGIN_PCT}; ${judged.length} incarnations judged)`);
+  line("log errors", `${logs.total}: expected ${JSON.stringify(logs.expected)}, unexpected ${logs.unexpected.length}`);
+  for (const u of logs.unexpected.slice(0, 10)) line("  unexpected", `${u.file}: ${u.text.slice(0, 300)}`);
+  line("acked, not in stream", ackedNotInStream.length);
+  line("shutdown", `exit ${JSON.stringify(upExit)} in ${shutdownS} s, orphans ${orphans.length}, acked-not-at-sink ${ackedMissing}`);
+  line("checks", checks);
+  process.stdout.write("report: bench/results/chaos.json and chaos.md\n");
+
+  await nc.close();
+  await loadNc.close().catch(() => undefined);
+  await sink.stop();
+  await nats.stop();
+  if (pass && !process.env.CHAOS_KEEP) rmSync(dir, { recursive: true, force: true });
+  else progress(`run dir kept for inspection: ${dir}`);
+  process.exitCode = pass ? 0 : 1;
+}
+
+function markdown(r: any): string {
+  const d = r.details;
+  const rows = (o: Record<string, unknown>) => Object.entries(o).map(([k, v]) => `| ${k} | ${typeof v === "object" ? JSON.stringify(v) : v} |`).join("\n");
+  return `# Chaos run (\`npm run chaos -- --minutes ${r.chaos_minutes}\`)
+
+Generated by bench/src/chaos.ts — seed ${d.seed} (replay the fault schedule with \`CHAOS_SEED=${d.seed}\`). Method: [docs/chaos.md](../../docs/chaos.md).
+**${r.pass ? "PASS" : "FAIL"}**
+
+| figure | value |
+| --- | --- |
+| chaos_minutes | ${r.chaos_minutes} |
+| events (in the stream, forwarded by telemetry's filter) | ${r.events} |
+| lost (in the stream, not at the sink) | ${r.lost} |
+| duplicates (stored twice at the sink) | ${r.duplicates} |
+| re-sent and de-duplicated by the sink | ${d.sink.resent_and_deduplicated} |
+| kills (kill -9) | ${r.kills} ${JSON.stringify(d.kills_by_target)} |
+| cloud sink outages / hangs | ${d.sink_outages} / ${d.sink_hangs} |
+| worker crashes / unrecovered | ${d.workers.crashes} / ${r.unrecovered} (slowest recovery ${d.workers.slowest_recovery_ms} ms) |
+| max_rss_growth_pct (margin ${d.rss_margin_pct}) | ${r.max_rss_growth_pct} |
+| errors in the logs: expected / unexpected | ${d.logs.errors - d.logs.unexpected} / ${d.logs.unexpected} |
+| SIGTERM: exit, seconds, orphans | ${d.shutdown.exit?.code}, ${d.shutdown.seconds}, ${d.shutdown.orphans.length} |
+
+## Checks
+
+| check | ok |
+| --- | --- |
+${rows(r.checks)}
+
+## Load
+
+| | |
+| --- | --- |
+${rows(d.load)}
+
+## Faults
+
+| at (s) | fault | detail |
+| --- | --- | --- |
+${[...d.timeline].sort((a: any, b: any) => a.atS - b.atS).map((t: any) => `| ${t.atS} | ${t.fault} | ${t.detail} |`).join("\n")}
+
+## Memory (RSS per service incarnation, median of the first minute vs the last)
+
+| service | pid | lived (s) | first (MB) | last (MB) | growth % |
+| --- | --- | --- | --- | --- | --- |
+${d.rss.map((g: any) => `| ${g.service} | ${g.pid} | ${g.lifeS} | ${g.firstMb ?? "–"} | ${g.lastMb ?? "–"} | ${g.growthPct ?? "too short to judge"} |`).join("\n")}
+
+## Errors in the logs (level ≥ 50)
+
+${Object.entries(d.logs.expected).map(([k, v]) => `- expected, ${k}: ${v}`).join("\n") || "- none expected"}
+${d.logs.unexpected_samples.map((u: any) => `- **unexpected** ${u.file}: \`${u.text.slice(0, 300).replace(/`/g, "'")}\``).join("\n")}
+`;
+}
+
+main().catch(async (err) => {
+  process.stderr.write(`chaos: ${(err as Error).stack ?? err}\n`);
+  for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  process.exit(1);
+});

@@ -1,0 +1,132 @@
+import { DECIDER_BUCKET } from "./state.js";
+
+/**
+ * Least privilege on the bus (docs/security.md): what each service's NATS user may publish and
+ * subscribe to on the server `vigil up` runs. Pure: `vigil up` turns it into the server config.
+ */
+
+/** The services that get their own NATS user; `admin` is `vigil up` itself and the CLI (all rights). */
+export const BUS_SERVICES = ["supervisor", "decider", "health", "telemetry", "netmon", "gateway"] as const;
+export type BusService = (typeof BUS_SERVICES)[number];
+export const ADMIN_USER = "admin";
+
+export interface SubjectRules {
+  allow: string[];
+  deny: string[];
+}
+
+export interface BusPermissions {
+  publish: SubjectRules;
+  subscribe: SubjectRules;
+}
+
+export interface PermissionScope {
+  device: string;
+  /** The event stream (config.stream.name). */
+  stream: string;
+  /** Telemetry's durable consumer (config.telemetry.durable). */
+  telemetryDurable?: string;
+  /**
+   * The service that may create and update the event stream. None under `vigil up` (admin does it
+   * first); the decider on a server Vigil does not start (compose), where no admin step runs.
+   */
+  streamManager?: string;
+}
+
+/** Replies (request/JetStream API answers, pull-consumer deliveries) to a service arrive here only: no one reads another's. */
+export function inboxPrefixFor(service: string): string {
+  return `_INBOX_${service}`;
+}
+
+/** The durable consumers Vigil's services own, by service. */
+export function durablesOf(scope: PermissionScope): Record<string, string> {
+  return { supervisor: "supervisor", decider: "decider", netmon: "netmon", telemetry: scope.telemetryDurable ?? "telemetry" };
+}
+
+type Kind = "obs" | "dec" | "cmd" | "out" | "sys";
+
+/** Event kinds each service emits (sys covers announcements, heartbeats and dead letters). */
+const EMITS: Record<BusService, Kind[]> = {
+  supervisor: ["obs", "out", "sys"],
+  decider: ["dec", "cmd", "sys"],
+  health: ["obs", "sys"],
+  telemetry: ["sys"],
+  netmon: ["obs", "sys"],
+  gateway: ["cmd", "sys"],
+};
+/** Who reads the stream with ordered consumers (tailEvents: live feeds, history, health's resume). */
+const TAILS: ReadonlySet<string> = new Set(["gateway", "health"]);
+/** Core-NATS subscriptions (live, not from the stream): the supervisor's degraded mode watches the decider's heartbeat. */
+const LISTENS: Partial<Record<BusService, (device: string) => string[]>> = { supervisor: (d) => [`vigil.${d}.sys.service.>`] };
+/** Access to the decider's snapshot bucket. */
+const KV: Partial<Record<BusService, "write" | "read" | "watch">> = { decider: "write", health: "read", gateway: "watch" };
+
+const durableRights = (stream: string, name: string) => [
+  `$JS.API.CONSUMER.INFO.${stream}.${name}`,
+  `$JS.API.CONSUMER.CREATE.${stream}.${name}`,
+  `$JS.API.CONSUMER.CREATE.${stream}.${name}.>`,
+  `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${name}`,
+  `$JS.API.CONSUMER.DELETE.${stream}.${name}`,
+  `$JS.API.CONSUMER.MSG.NEXT.${stream}.${name}`,
+  `$JS.ACK.${stream}.${name}.>`,
+];
+
+/** Ordered (ephemeral, randomly named) consumers: any name, so others' durables are denied explicitly. */
+const orderedRights = (stream: string) => [
+  `$JS.API.STREAM.INFO.${stream}`,
+  `$JS.API.CONSUMER.CREATE.${stream}.>`,
+  `$JS.API.CONSUMER.DELETE.${stream}.>`,
+  `$JS.API.CONSUMER.INFO.${stream}.>`,
+  `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+];
+
+/** Everything that would let a user touch (read, ack, delete, recreate) another service's durable. */
+const foreignDurable = (stream: string, name: string) => [
+  `$JS.API.CONSUMER.*.${stream}.${name}`,
+  `$JS.API.CONSUMER.*.${stream}.${name}.>`,
+  `$JS.API.CONSUMER.MSG.NEXT.${stream}.${name}`,
+  `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${name}`,
+  `$JS.ACK.${stream}.${name}.>`,
+];
+
+function kvRights(access: "write" | "read" | "watch"): string[] {
+  const b = DECIDER_BUCKET;
+  const s = `KV_${b}`;
+  // $JS.API.INFO: the KV client checks JetStream is there (account info: read-only).
+  const read = [`$JS.API.INFO`, `$JS.API.STREAM.INFO.${s}`, `$JS.API.DIRECT.GET.${s}`, `$JS.API.DIRECT.GET.${s}.>`, `$JS.API.STREAM.MSG.GET.${s}`];
+  if (access === "read") return read;
+  if (access === "watch") return [...read, `$JS.API.CONSUMER.CREATE.${s}.>`, `$JS.API.CONSUMER.DELETE.${s}.>`, `$JS.API.CONSUMER.INFO.${s}.>`, `$JS.FC.${s}.>`];
+  return [...read, `$JS.API.STREAM.CREATE.${s}`, `$JS.API.STREAM.UPDATE.${s}`, `$KV.${b}.>`];
+}
+
+/**
+ * The publish/subscribe rules of one service's user. Publishing covers the JetStream API requests it
+ * makes; subscribing is its own inbox only (events reach consumers through the inbox too).
+ */
+export function permissionsFor(service: string, scope: PermissionScope): BusPermissions {
+  const { device, stream } = scope;
+  const known = (BUS_SERVICES as readonly string[]).includes(service);
+  // A service added later without an entry here gets the least: observations and system events.
+  const emits = known ? EMITS[service as BusService] : (["obs", "sys"] as Kind[]);
+  const durables = durablesOf(scope);
+  const own = durables[service];
+  const allow = [
+    ...emits.map((k) => `vigil.${device}.${k}.>`),
+    // ensureStream's check (every service), before the admin user has made the stream right.
+    `$JS.API.STREAM.INFO.${stream}`,
+    ...(scope.streamManager === service ? [`$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`] : []),
+    ...(own ? durableRights(stream, own) : []),
+    ...(TAILS.has(service) ? orderedRights(stream) : []),
+    ...(service === "gateway" ? [`$JS.API.CONSUMER.LIST.${stream}`, `$JS.API.CONSUMER.NAMES.${stream}`] : []),
+    ...(known && KV[service as BusService] ? kvRights(KV[service as BusService]!) : []),
+  ];
+  const deny = Object.entries(durables)
+    .filter(([owner]) => owner !== service)
+    .flatMap(([, name]) => foreignDurable(stream, name));
+  // Commands are the decider's and the gateway's alone: say so explicitly, whatever the allow list grows into.
+  if (!emits.includes("cmd")) deny.push(`vigil.*.cmd.>`);
+  return {
+    publish: { allow: [...new Set(allow)], deny },
+    subscribe: { allow: [`${inboxPrefixFor(service)}.>`, ...(known ? (LISTENS[service as BusService]?.(device) ?? []) : [])], deny: [] },
+  };
+}

@@ -1,0 +1,37 @@
+import type { RestartPolicy } from "./config.js";
+
+/**
+ * The crash-restart arithmetic, pure and shared: the decider's crash-restart policy and the
+ * supervisor's degraded-mode reflex both decide with it, so a restart has the same backoff and the
+ * same crash-loop breaker whoever takes it.
+ */
+
+/** Delay before restart number `attempt` (0-based): the first is immediate, then base·factor^(n-1), capped. */
+export function backoffDelay(attempt: number, p: Pick<RestartPolicy, "backoffBaseMs" | "backoffFactor" | "backoffCapMs">): number {
+  if (attempt <= 0) return 0;
+  return Math.min(p.backoffCapMs, Math.round(p.backoffBaseMs * p.backoffFactor ** (attempt - 1)));
+}
+
+/** Restarts (epoch ms) inside the window that ends at `now`. */
+export function restartsWithin(restartTimes: readonly number[], now: number, windowMs: number): number {
+  return restartTimes.filter((t) => t > now - windowMs).length;
+}
+
+/** What to do about an unexpected exit at `now`, given the worker's restart history. */
+export type RestartVerdict =
+  | { action: "restart"; attempt: number; delayMs: number }
+  /** A crash loop: more than maxRestarts inside windowMs; no more restarts. */
+  | { action: "escalate"; restarts: number; windowMs: number };
+
+export function restartVerdict(
+  history: { attempt: number; restartTimes: readonly number[] },
+  now: number,
+  p: Pick<RestartPolicy, "backoffBaseMs" | "backoffFactor" | "backoffCapMs" | "maxRestarts" | "windowMs">,
+): RestartVerdict {
+  const recent = restartsWithin(history.restartTimes, now, p.windowMs);
+  if (recent >= p.maxRestarts) return { action: "escalate", restarts: recent, windowMs: p.windowMs };
+  return { action: "restart", attempt: history.attempt, delayMs: backoffDelay(history.attempt, p) };
+}
+
+/** `requestedBy` of the restarts the supervisor's degraded-mode reflex takes on its own. */
+export const REFLEX_REQUESTER = "supervisor-reflex";

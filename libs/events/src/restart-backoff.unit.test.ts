@@ -1,0 +1,32 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { ConfigError, parseConfig, RestartPolicySchema } from "./config.js";
+import { backoffDelay, restartsWithin, restartVerdict } from "./restart-backoff.js";
+
+const p = RestartPolicySchema.parse({ backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 1000, maxRestarts: 3, windowMs: 10_000 });
+
+describe("restart arithmetic shared by the decider and the supervisor's reflex", () => {
+  it("backs off exponentially from an immediate first retry, up to the cap", () => {
+    assert.deepEqual([0, 1, 2, 3, 10].map((a) => backoffDelay(a, p)), [0, 100, 200, 400, 1000]);
+  });
+  it("counts only the restarts inside the window", () => {
+    assert.equal(restartsWithin([1_000, 5_000, 9_000], 12_000, 10_000), 2);
+  });
+  it("given fewer than maxRestarts in the window, restarts with the attempt's delay; given maxRestarts, escalates", () => {
+    assert.deepEqual(restartVerdict({ attempt: 2, restartTimes: [1, 2] }, 10, p), { action: "restart", attempt: 2, delayMs: 200 });
+    assert.deepEqual(restartVerdict({ attempt: 3, restartTimes: [1, 2, 3] }, 10, p), { action: "escalate", restarts: 3, windowMs: 10_000 });
+  });
+});
+
+describe("config: supervisor.degraded", () => {
+  it("is on by default, after 10 s, with a 2 s decider heartbeat", () => {
+    const c = parseConfig({ device: "d" }, { env: {} });
+    assert.deepEqual(c.supervisor.degraded, { enabled: true, afterMs: 10_000 });
+    assert.equal(c.decider.heartbeatMs, 2_000);
+    assert.equal(parseConfig({ device: "d", supervisor: { degraded: { afterMs: 5000 } } }, { env: {} }).supervisor.heartbeatMs, 5_000);
+  });
+  it("refuses a wait shorter than two decider heartbeats, and unknown keys, naming the field", () => {
+    assert.throws(() => parseConfig({ device: "d", supervisor: { degraded: { afterMs: 3000 } } }, { env: {} }), (e: Error) => e instanceof ConfigError && /supervisor\.degraded\.afterMs.*twice decider\.heartbeatMs \(2000 ms\)/.test(e.message));
+    assert.throws(() => parseConfig({ device: "d", supervisor: { degraded: { after: 3000 } } }, { env: {} }), /supervisor\.degraded/);
+  });
+});

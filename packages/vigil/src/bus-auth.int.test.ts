@@ -1,0 +1,66 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { connectBus, is, loadConfig, type VigilEvent } from "@vigil/events";
+import { freePort, watchEvents } from "@vigil/events/testing";
+import { findNatsServer, startEmbeddedNats } from "./embedded-nats.js";
+import { writeBusAuth } from "./bus-auth.js";
+import { serviceMain, SERVICES, type ServiceName } from "./paths.js";
+import { writeConfig } from "./e2e-helpers.js";
+
+const pidOf = (e: VigilEvent) => (e.data as { pid: number }).pid;
+const readEnv = (file: string): NodeJS.ProcessEnv =>
+  Object.fromEntries(readFileSync(file, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+
+describe("vigil bus-auth: the same users on a server Vigil does not start (the compose scheme)", () => {
+  it("each service on its own user from its env file: the decider sets the stream up, a killed worker is restarted, no credentials → refused", async () => {
+    const cfg = writeConfig({
+      device: "ba-1",
+      health: { intervalMs: 60_000, anomaly: { enabled: false } },
+      workers: [{ name: "sensor", command: "sleep", args: ["600"], restart: { stableMs: 600_000 } }],
+    });
+    const config = loadConfig(cfg, {});
+    const dir = mkdtempSync(join(tmpdir(), "vigil-bus-auth-"));
+    const port = await freePort();
+    const files = writeBusAuth(config, SERVICES, dir, { listen: `127.0.0.1:${port}`, http: `127.0.0.1:${await freePort()}`, storeDir: join(dir, "store") });
+    assert.equal(files.length, SERVICES.length + 2);
+    const nats = await startEmbeddedNats(findNatsServer().bin, { port, dataDir: dir, name: "bus-auth-test", configFile: join(dir, "nats-server.conf") });
+    const srv = { url: nats.url, cleanup: () => nats.stop() };
+    const children: ChildProcess[] = [];
+    const start = (name: ServiceName) => {
+      const env = { ...process.env, VIGIL_CONFIG: cfg, VIGIL_NATS_URL: srv.url, VIGIL_LOG_LEVEL: "warn", ...readEnv(join(dir, `${name}.env`)) };
+      children.push(spawn(process.execPath, [serviceMain(name)], { env, stdio: "ignore" }));
+    };
+    const admin = await connectBus({ url: srv.url, ...{ user: "admin", pass: readEnv(join(dir, "admin.env")).VIGIL_NATS_PASS } }, "test");
+    try {
+      await assert.rejects(connect({ servers: srv.url, maxReconnectAttempts: 0, timeout: 3_000 }), /authorization violation/i);
+      // The decider first: no admin step runs on such a server, so it creates the stream.
+      start("decider");
+      let events: Awaited<ReturnType<typeof watchEvents>> | undefined;
+      for (let i = 0; i < 100 && !events; i++) {
+        events = await watchEvents(admin).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
+      }
+      assert.ok(events, "the decider created the stream");
+      await events.waitFor("decider started", (e) => is(e, "sys.service.started") && (e.data as { service: string }).service === "decider", 30_000);
+      for (const s of SERVICES) if (s !== "decider") start(s);
+      for (const s of SERVICES) await events.waitFor(`${s} started`, (e) => is(e, "sys.service.started") && (e.data as { service: string }).service === s, 30_000);
+      const started = await events.waitFor("sensor started", (e) => is(e, "obs.worker.started"), 30_000);
+      process.kill(pidOf(started), "SIGKILL");
+      const again = await events.waitFor("sensor restarted", (e) => is(e, "out.worker.restarted"), 30_000);
+      assert.notEqual(pidOf(again), pidOf(started));
+      await events.close();
+      // Every service worked within its rights.
+      const violations = readFileSync(nats.logFile!, "utf8").split("\n").filter((l) => / Violation - User /.test(l));
+      assert.deepEqual(violations, []);
+    } finally {
+      for (const c of children) c.kill("SIGTERM");
+      await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once("exit", r)))));
+      await admin.close();
+      await srv.cleanup();
+    }
+  });
+});

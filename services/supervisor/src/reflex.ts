@@ -1,0 +1,78 @@
+import { restartsWithin, restartVerdict, REFLEX_REQUESTER, type RestartPolicy, type RestartVerdict } from "@vigil/events";
+
+/**
+ * Degraded mode, the pure part (docs/degraded-mode.md): when the supervisor is on its own, and what
+ * its local restart reflex does about a crash. The arithmetic is the decider's (restartVerdict from
+ * @vigil/events); the history it runs on mirrors the decider's view of the worker.
+ */
+
+/** A worker's restarts as the decider counts them: what backoff and breaker are computed from. */
+export interface RestartHistory {
+  attempt: number;
+  restartTimes: number[];
+  /** The reflex found a crash loop: no more local restarts until someone restarts the worker. */
+  flapping: boolean;
+}
+
+export const FRESH_HISTORY: RestartHistory = { attempt: 0, restartTimes: [] as number[], flapping: false };
+
+/** Restart times older than this many entries are never needed (as in the decider). */
+const RESTART_TIMES_KEPT = 64;
+
+/** A restart happened at `at` (epoch ms of the crash it answers). The decider's and the reflex's own keep counting; anyone else's (an operator) starts afresh. */
+export function afterRestart(h: RestartHistory, at: number, requestedBy: string): RestartHistory {
+  if (requestedBy !== "decider" && requestedBy !== REFLEX_REQUESTER) return FRESH_HISTORY;
+  return { attempt: h.attempt + 1, restartTimes: [...h.restartTimes, at].slice(-RESTART_TIMES_KEPT), flapping: false };
+}
+
+/** A run lasted stableMs: the backoff starts over (the crash-loop window still counts). */
+export function afterStable(h: RestartHistory): RestartHistory {
+  return { ...h, attempt: 0 };
+}
+
+/**
+ * The reflex's verdict on an unexpected exit at `now`, and the history after it. A worker the reflex
+ * already gave up on stays given up (reported as a crash loop again, never restarted).
+ */
+export function reflexOnExit(h: RestartHistory, now: number, p: RestartPolicy): { verdict: RestartVerdict; next: RestartHistory } {
+  if (h.flapping) return { verdict: { action: "escalate", restarts: restartsWithin(h.restartTimes, now, p.windowMs), windowMs: p.windowMs }, next: h };
+  const verdict = restartVerdict(h, now, p);
+  return { verdict, next: verdict.action === "restart" ? afterRestart(h, now, REFLEX_REQUESTER) : { ...h, flapping: true } };
+}
+
+export type Unreachable = "bus" | "decider";
+
+export interface Liveness {
+  now: number;
+  afterMs: number;
+  /** Since when the connection to the bus has been down; undefined while connected. */
+  busDownSince?: number;
+  /** When the decider last said it was alive (a heartbeat, or its start); the supervisor's boot before that. */
+  deciderSeenAt: number;
+}
+
+export interface Degraded {
+  unreachable: Unreachable[];
+  since: number;
+  reason: string;
+}
+
+/** Degraded: the bus or the decider unreachable for afterMs or more. undefined: the decider is in charge. */
+export function degradedState(l: Liveness): Degraded | undefined {
+  const unreachable: Unreachable[] = [];
+  const since: number[] = [];
+  const reasons: string[] = [];
+  if (l.busDownSince !== undefined && l.now - l.busDownSince >= l.afterMs) {
+    unreachable.push("bus");
+    since.push(l.busDownSince);
+    reasons.push(`bus unreachable for ${l.now - l.busDownSince} ms`);
+  }
+  // With the bus down no heartbeat can arrive: the decider's silence says nothing more then.
+  if (l.busDownSince === undefined && l.now - l.deciderSeenAt >= l.afterMs) {
+    unreachable.push("decider");
+    since.push(l.deciderSeenAt);
+    reasons.push(`no heartbeat from the decider for ${l.now - l.deciderSeenAt} ms`);
+  }
+  if (!unreachable.length) return undefined;
+  return { unreachable, since: Math.min(...since), reason: `${reasons.join("; ")} (limit ${l.afterMs} ms): crashed workers are restarted locally` };
+}
