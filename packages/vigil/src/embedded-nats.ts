@@ -81,6 +81,7 @@ export async function startEmbeddedNats(
     });
   });
   child.removeAllListeners("exit");
+  const watchdog = watchOwner(process.pid, child.pid!, OWNER_GONE_GRACE_S);
   return {
     url: `nats://127.0.0.1:${opts.port}`,
     child,
@@ -88,6 +89,12 @@ export async function startEmbeddedNats(
     monitorUrl: opts.monitorPort ? `http://127.0.0.1:${opts.monitorPort}` : undefined,
     stop: () =>
       new Promise<void>((resolve) => {
+        // Stopped by its owner: nothing left to watch (the group: the shell and its `sleep`).
+        try {
+          if (watchdog.pid) process.kill(-watchdog.pid, "SIGKILL");
+        } catch {
+          /* already gone */
+        }
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
         child.once("exit", () => {
@@ -97,4 +104,20 @@ export async function startEmbeddedNats(
         child.kill("SIGTERM");
       }),
   };
+}
+
+/** Seconds the services get to stop their workers and drain after `vigil up` is gone, before the bus goes. */
+const OWNER_GONE_GRACE_S = 5;
+
+/**
+ * The server runs in its own process group (a Ctrl-C must reach vigil up first), so a `kill -9` of
+ * vigil up would leave it running. A shell loop (a few hundred kB, no Node) outlives vigil up and
+ * stops the server gracefully once its owner is gone and the services have had time to stop.
+ */
+function watchOwner(ownerPid: number, serverPid: number, graceS: number): ChildProcess {
+  const script = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; sleep "$3"; kill -TERM "$2" 2>/dev/null';
+  const w = spawn("sh", ["-c", script, "vigil-nats-watchdog", String(ownerPid), String(serverPid), String(graceS)], { stdio: "ignore", detached: true });
+  w.on("error", () => undefined); // no sh: the server is then only stopped by vigil up itself
+  w.unref();
+  return w;
 }
