@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus } from "./connect.js";
-import { ensureStream } from "./stream.js";
+import { ensureStream, waitForStream } from "./stream.js";
 import { createPublisher } from "./publisher.js";
 import { startConsumer } from "./consumer.js";
 import { parseConfig } from "./config.js";
@@ -29,6 +29,34 @@ describe("bus (real nats-server)", () => {
       assert.deepEqual(info.config.subjects, ["vigil.>"]);
       assert.equal(info.config.max_bytes, 20 * 1024 * 1024);
       assert.equal(info.config.duplicate_window, 120_000_000_000);
+    } finally {
+      await nc.close();
+      await srv.cleanup();
+    }
+  });
+
+  it("waitForStream: a service that may not create the stream waits for it, then goes on; a stop while waiting ends the wait", async () => {
+    const srv = await startNatsServer();
+    const nc = await connectBus({ url: srv.url }, "t");
+    try {
+      const jsm = await jetstreamManager(nc);
+      const said: string[] = [];
+      const waiting = waitForStream(jsm, "VIGIL", { log: { info: (_o, msg) => void said.push(msg) } });
+      let done = false;
+      void waiting.then(() => (done = true));
+      // Its first look found nothing and it said so; it has not given up or created anything.
+      while (said.length === 0) await new Promise((r) => setImmediate(r));
+      assert.match(said[0]!, /waiting for the VIGIL stream/);
+      assert.equal(done, false);
+      await assert.rejects(jsm.streams.info("VIGIL"), /not found/i);
+      await ensureStream(jsm, parseConfig({}, { env: {} }).stream);
+      await waiting;
+      assert.match(said.at(-1)!, /the stream is there/);
+
+      const stop = new AbortController();
+      const never = waitForStream(jsm, "OTHER", { signal: stop.signal });
+      stop.abort(new Error("SIGTERM"));
+      await assert.rejects(never, /SIGTERM/);
     } finally {
       await nc.close();
       await srv.cleanup();

@@ -168,9 +168,14 @@ export const ConfigSchema = z
         /** old: drop the oldest when full (the gap is reported); new: refuse new events (back-pressure). */
         discard: z.enum(["old", "new"]).default("old"),
         duplicateWindowSeconds: z.number().int().min(120).default(120),
+        /**
+         * manage: create the stream or bring it to these limits at start; wait: only wait for it to
+         * exist (a service whose bus user may not manage streams: set by `vigil up` and `vigil bus-auth`).
+         */
+        setup: z.enum(["manage", "wait"]).default("manage"),
       })
       .strict()
-      .default({ name: "VIGIL", maxBytes: 1024 * 1024 * 1024, maxAgeSeconds: 7 * 24 * 3600, discard: "old", duplicateWindowSeconds: 120 }),
+      .default({ name: "VIGIL", maxBytes: 1024 * 1024 * 1024, maxAgeSeconds: 7 * 24 * 3600, discard: "old", duplicateWindowSeconds: 120, setup: "manage" }),
     log: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
       .strict()
@@ -241,6 +246,7 @@ const ENV_OVERRIDES: Array<[string, (c: Record<string, any>, v: string) => void]
   ["VIGIL_LOG_LEVEL", (c, v) => ((c.log ??= {}).level = v)],
   ["VIGIL_STREAM_MAX_BYTES", (c, v) => ((c.stream ??= {}).maxBytes = Number(v))],
   ["VIGIL_STREAM_MAX_AGE_SECONDS", (c, v) => ((c.stream ??= {}).maxAgeSeconds = Number(v))],
+  ["VIGIL_STREAM_SETUP", (c, v) => ((c.stream ??= {}).setup = v)],
   ["VIGIL_TELEMETRY_URL", (c, v) => ((c.telemetry ??= {}).url = v)],
   ["VIGIL_TELEMETRY_SECRET", (c, v) => ((c.telemetry ??= {}).secret = v)],
   ["VIGIL_GATEWAY_PORT", (c, v) => ((c.gateway ??= {}).port = Number(v))],

@@ -28,6 +28,12 @@ describe("config", () => {
     assert.equal(c.nats.url, "nats://y:2");
   });
 
+  it("stream.setup: manage by default; VIGIL_STREAM_SETUP=wait (a service's own bus user) and a clear error for anything else", () => {
+    assert.equal(parseConfig({}, { env: {} }).stream.setup, "manage");
+    assert.equal(parseConfig({}, { env: { VIGIL_STREAM_SETUP: "wait" } }).stream.setup, "wait");
+    assert.throws(() => parseConfig({}, { env: { VIGIL_STREAM_SETUP: "create" } }), /stream\.setup/);
+  });
+
   it("names the field that is wrong", () => {
     const cases: Array<[string, RegExp]> = [
       ["workers:\n  - name: s\n", /workers\[0\]\.command/],

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type VigilConfig } from "./config.js";
 import { connectBus } from "./connect.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createPublisher, type Publisher } from "./publisher.js";
-import { ensureStream } from "./stream.js";
+import { ensureStream, waitForStream } from "./stream.js";
 
 export const VERSION = "0.1.0";
 
@@ -27,10 +27,20 @@ export type StartService = (ctx: ServiceContext) => Promise<() => Promise<void>>
  * and on SIGTERM/SIGINT stops it, announces `sys.service.stopped`, drains the connection and exits 0.
  * A bad config exits 2 with the message naming the field.
  */
-export async function startService(service: string, config: VigilConfig, start: StartService, log: Logger = createLogger(service, config.log.level)): Promise<{ ctx: ServiceContext; stop: (reason?: string) => Promise<void> }> {
+export async function startService(service: string, config: VigilConfig, start: StartService, log: Logger = createLogger(service, config.log.level), signal?: AbortSignal): Promise<{ ctx: ServiceContext; stop: (reason?: string) => Promise<void> }> {
   const nc = await connectBus(config.nats, `vigil-${service}`);
   const jsm = await jetstreamManager(nc, { checkAPI: false });
-  await ensureStream(jsm, config.stream);
+  // A user without the right to manage streams waits for it (stream.setup: wait); one whose
+  // create/update is refused all the same falls back to waiting.
+  const managed = config.stream.setup === "manage" && (await ensureStream(jsm, config.stream));
+  if (!managed) {
+    try {
+      await waitForStream(jsm, config.stream.name, { log, signal });
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
+  }
   const publisher = await createPublisher(nc, { device: config.device, source: `vigil/${config.device}/${service}`, log });
   const ctx: ServiceContext = { service, config, nc, js: jetstream(nc), jsm, log, publisher };
   const stopService = await start(ctx);
@@ -51,6 +61,13 @@ export async function startService(service: string, config: VigilConfig, start: 
   return { ctx, stop };
 }
 
+class StartAborted extends Error {
+  constructor(sig: string) {
+    super(sig);
+    this.name = "StartAborted";
+  }
+}
+
 /** The whole life of a service process (what each `main.ts` calls). */
 export async function runService(service: string, start: StartService): Promise<void> {
   let config: VigilConfig;
@@ -66,12 +83,14 @@ export async function runService(service: string, start: StartService): Promise<
   const log = createLogger(service, config.log.level);
   let running: Awaited<ReturnType<typeof startService>> | undefined;
   let signalled = false;
+  const startAborted = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (signalled) {
       log.warn(`second ${sig}: exiting now`);
       process.exit(1);
     }
     signalled = true;
+    startAborted.abort(new StartAborted(sig)); // e.g. still waiting for the stream: nothing to clean up
     // A signal during start: let the start finish (it may already run workers) and stop it properly;
     // a start that cannot finish (no server yet) has nothing to clean up, so give it 10 s at most.
     const done = running
@@ -92,9 +111,13 @@ export async function runService(service: string, start: StartService): Promise<
     process.on("disconnect", () => onSignal("SIGTERM"));
     process.channel.unref();
   }
-  const starting = startService(service, config, start, log).then(
+  const starting = startService(service, config, start, log, startAborted.signal).then(
     (r) => (running = r),
     (err) => {
+      if (err instanceof StartAborted) {
+        log.info(`${service} stopped before it had started (${err.message})`);
+        process.exit(0);
+      }
       log.fatal({ err: (err as Error).message }, `${service} failed to start`);
       process.exit(1);
     },

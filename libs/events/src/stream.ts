@@ -33,6 +33,37 @@ export async function ensureStream(jsm: JetStreamManager, s: VigilConfig["stream
   }
 }
 
+/**
+ * Waits until the stream exists (someone allowed to manage it creates it: `vigil up` as admin, or the
+ * decider under compose), asking with STREAM.INFO only, so a user without the right to create
+ * streams never trips a permissions violation. Says once that it waits, then every 30 s.
+ */
+export async function waitForStream(jsm: JetStreamManager, name: string, o: { log?: { info(obj: object, msg: string): void }; signal?: AbortSignal } = {}): Promise<void> {
+  let delay = 100;
+  let said = 0;
+  for (;;) {
+    try {
+      await jsm.streams.info(name);
+      if (said) o.log?.info({ stream: name }, "the stream is there");
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (Date.now() - said >= 30_000) {
+      o.log?.info({ stream: name }, `waiting for the ${name} stream (it is set up by vigil up, or by the decider under compose)`);
+      said = Date.now();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const signal = o.signal;
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = () => (clearTimeout(t), reject(signal!.reason));
+      const t = setTimeout(() => (signal?.removeEventListener("abort", onAbort), resolve()), delay);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    delay = Math.min(1_000, delay * 2);
+  }
+}
+
 /** A NATS permissions violation (the server refused a publish or subscribe for this user). */
 export function isPermissionError(err: unknown): boolean {
   const e = err as { name?: string; message?: string; cause?: unknown };

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { connectBus, is, loadConfig, type VigilEvent } from "@vigil/events";
 import { freePort, watchEvents } from "@vigil/events/testing";
@@ -17,7 +18,7 @@ const readEnv = (file: string): NodeJS.ProcessEnv =>
   Object.fromEntries(readFileSync(file, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 
 describe("vigil bus-auth: the same users on a server Vigil does not start (the compose scheme)", () => {
-  it("each service on its own user from its env file: the decider sets the stream up, a killed worker is restarted, no credentials → refused", async () => {
+  it("each service on its own user from its env file: started before the stream exists they wait for the decider to set it up; a killed worker is restarted; no credentials → refused", async () => {
     const cfg = writeConfig({
       device: "ba-1",
       health: { intervalMs: 60_000, anomaly: { enabled: false } },
@@ -26,7 +27,8 @@ describe("vigil bus-auth: the same users on a server Vigil does not start (the c
     const config = loadConfig(cfg, {});
     const dir = mkdtempSync(join(tmpdir(), "vigil-bus-auth-"));
     const port = await freePort();
-    const files = writeBusAuth(config, SERVICES, dir, { listen: `127.0.0.1:${port}`, http: `127.0.0.1:${await freePort()}`, storeDir: join(dir, "store") });
+    const monitor = `127.0.0.1:${await freePort()}`;
+    const files = writeBusAuth(config, SERVICES, dir, { listen: `127.0.0.1:${port}`, http: monitor, storeDir: join(dir, "store") });
     assert.equal(files.length, SERVICES.length + 2);
     const nats = await startEmbeddedNats(findNatsServer().bin, { port, dataDir: dir, name: "bus-auth-test", configFile: join(dir, "nats-server.conf") });
     const srv = { url: nats.url, cleanup: () => nats.stop() };
@@ -38,15 +40,19 @@ describe("vigil bus-auth: the same users on a server Vigil does not start (the c
     const admin = await connectBus({ url: srv.url, ...{ user: "admin", pass: readEnv(join(dir, "admin.env")).VIGIL_NATS_PASS } }, "test");
     try {
       await assert.rejects(connect({ servers: srv.url, maxReconnectAttempts: 0, timeout: 3_000 }), /authorization violation/i);
-      // The decider first: no admin step runs on such a server, so it creates the stream.
+      // The others first: without the right to create the stream they wait for it (VIGIL_STREAM_SETUP=wait
+      // in their env files), and start once the decider, which may, has created it.
+      for (const s of SERVICES) if (s !== "decider") start(s);
+      // All five connected (and waiting: no stream yet) before the decider starts.
+      const connected = async () => ((await (await fetch(`http://${monitor}/connz`)).json()) as { num_connections: number }).num_connections;
+      while ((await connected()) < SERVICES.length) await new Promise((r) => setTimeout(r, 100)); // admin + five services
+      await assert.rejects(jetstreamManager(admin).then((m) => m.streams.info("VIGIL")), /not found/i, "nobody else created the stream");
       start("decider");
       let events: Awaited<ReturnType<typeof watchEvents>> | undefined;
       for (let i = 0; i < 100 && !events; i++) {
         events = await watchEvents(admin).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
       }
       assert.ok(events, "the decider created the stream");
-      await events.waitFor("decider started", (e) => is(e, "sys.service.started") && (e.data as { service: string }).service === "decider", 30_000);
-      for (const s of SERVICES) if (s !== "decider") start(s);
       for (const s of SERVICES) await events.waitFor(`${s} started`, (e) => is(e, "sys.service.started") && (e.data as { service: string }).service === s, 30_000);
       const started = await events.waitFor("sensor started", (e) => is(e, "obs.worker.started"), 30_000);
       process.kill(pidOf(started), "SIGKILL");

@@ -115,6 +115,9 @@ export function composeServerConfig(users: BusUser[], o: { listen?: string; http
   ].join("\n");
 }
 
+/** Under compose no `vigil up` sets the stream up as admin: this service may create it. */
+const STREAM_MANAGER = "decider";
+
 /** One `KEY=value` line each: an env_file for compose. */
 export function envFile(env: NodeJS.ProcessEnv): string {
   return Object.entries(env)
@@ -128,7 +131,7 @@ export function envFile(env: NodeJS.ProcessEnv): string {
  */
 export function writeBusAuth(config: VigilConfig, services: readonly string[], outDir: string, server: Parameters<typeof composeServerConfig>[1] = {}): string[] {
   // No `vigil up` runs there to set the stream up as admin first: the decider may (and only it).
-  const users = busUsers(config, services, undefined, "decider");
+  const users = busUsers(config, services, undefined, STREAM_MANAGER);
   mkdirSync(outDir, { recursive: true, mode: 0o700 });
   const written: string[] = [];
   const write = (name: string, text: string) => {
@@ -138,6 +141,7 @@ export function writeBusAuth(config: VigilConfig, services: readonly string[], o
     written.push(file);
   };
   write("nats-server.conf", composeServerConfig(users, server));
-  for (const u of users) write(`${u.user}.env`, envFile(credentialEnv(u)));
+  // Only the decider (and admin) may create the stream: the others wait for it rather than try.
+  for (const u of users) write(`${u.user}.env`, envFile({ ...credentialEnv(u), ...(u.user === STREAM_MANAGER || u.user === ADMIN_USER ? {} : { VIGIL_STREAM_SETUP: "wait" }) }));
   return written;
 }

@@ -98,7 +98,8 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
   if (users) await new Kvm(nc).create(DECIDER_BUCKET, { history: 1 });
   const serviceEnv = (name: string): NodeJS.ProcessEnv => {
     const u = users?.find((x) => x.user === name);
-    return u ? { ...env, ...credentialEnv(u) } : env;
+    // Admin set the stream up above; a service's own user may only wait for it.
+    return u ? { ...env, ...credentialEnv(u), VIGIL_STREAM_SETUP: "wait" } : env;
   };
   env.VIGIL_CONFIG = resolve(configPath);
   const uplink = config.fleet && nats?.monitorUrl && nats.logFile ? await startUplinkWatch(nc, config, { monitorUrl: nats.monitorUrl, logFile: nats.logFile }, say) : undefined;
