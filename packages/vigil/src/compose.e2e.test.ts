@@ -93,8 +93,7 @@ describe("compose.yaml with the offline images (real Docker engine, docker-compo
         assert.equal(restarted.incident, exited.incident, "one incident from exit to outcome");
         assert.equal(containerState(cid).Running, true, `running again after ${Math.round(ms)} ms`);
         // Every service came up and announced itself on the bus.
-        const services = new Set(events.events.filter((e) => is(e, "sys.service.started")).map((e) => (e.data as { service: string }).service));
-        for (const s of ["decider", "supervisor", "health", "gateway", "telemetry", "netmon"]) assert.ok(services.has(s), `${s} started (have ${[...services].join(", ")})`);
+        for (const s of ["decider", "supervisor", "health", "gateway", "telemetry", "netmon"]) await events.waitFor(`${s} started`, (e) => is(e, "sys.service.started") && (e.data as { service: string }).service === s, 30_000);
       } finally {
         await events.close();
         await nc.close();
@@ -159,8 +158,7 @@ describe("compose.yaml + compose.auth.yaml: one NATS user per service (real Dock
         const exited = events.events.find((e: VigilEvent) => is(e, "obs.worker.exited") && !(e.data as { expected: boolean }).expected)!;
         assert.equal(restarted.incident, exited.incident, "one incident from exit to outcome");
         assert.equal(containerState(cid).Running, true);
-        const services = new Set(events.events.filter((e) => is(e, "sys.service.started")).map((e) => (e.data as { service: string }).service));
-        for (const s of ["decider", "supervisor", "health", "gateway", "telemetry", "netmon"]) assert.ok(services.has(s), `${s} started on its own user (have ${[...services].join(", ")})`);
+        for (const s of ["decider", "supervisor", "health", "gateway", "telemetry", "netmon"]) await events.waitFor(`${s} started on its own user`, (e) => is(e, "sys.service.started") && (e.data as { service: string }).service === s, 30_000);
         assert.equal(events.events.filter((e) => e.id === forged.id).length, 0, "the forged command never reached the stream");
         // The server logged the forger, and no service needed a right it lacks.
         const log = run("docker-compose", ["-p", project, ...files, "logs", "--no-color", "nats"], env);
