@@ -11,11 +11,9 @@ import { freePort, watchEvents } from "@vigil/events/testing";
 import { findNatsServer, startEmbeddedNats } from "./embedded-nats.js";
 import { writeBusAuth } from "./bus-auth.js";
 import { serviceMain, SERVICES, type ServiceName } from "./paths.js";
-import { writeConfig } from "./e2e-helpers.js";
+import { readEnvFile, writeConfig } from "./e2e-helpers.js";
 
 const pidOf = (e: VigilEvent) => (e.data as { pid: number }).pid;
-const readEnv = (file: string): NodeJS.ProcessEnv =>
-  Object.fromEntries(readFileSync(file, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 
 describe("vigil bus-auth: the same users on a server Vigil does not start (the compose scheme)", () => {
   it("each service on its own user from its env file: started before the stream exists they wait for the decider to set it up; a killed worker is restarted; no credentials → refused", async () => {
@@ -34,10 +32,10 @@ describe("vigil bus-auth: the same users on a server Vigil does not start (the c
     const srv = { url: nats.url, cleanup: () => nats.stop() };
     const children: ChildProcess[] = [];
     const start = (name: ServiceName) => {
-      const env = { ...process.env, VIGIL_CONFIG: cfg, VIGIL_NATS_URL: srv.url, VIGIL_LOG_LEVEL: "warn", ...readEnv(join(dir, `${name}.env`)) };
+      const env = { ...process.env, VIGIL_CONFIG: cfg, VIGIL_NATS_URL: srv.url, VIGIL_LOG_LEVEL: "warn", ...readEnvFile(join(dir, `${name}.env`)) };
       children.push(spawn(process.execPath, [serviceMain(name)], { env, stdio: "ignore" }));
     };
-    const admin = await connectBus({ url: srv.url, ...{ user: "admin", pass: readEnv(join(dir, "admin.env")).VIGIL_NATS_PASS } }, "test");
+    const admin = await connectBus({ url: srv.url, ...{ user: "admin", pass: readEnvFile(join(dir, "admin.env")).VIGIL_NATS_PASS } }, "test");
     try {
       await assert.rejects(connect({ servers: srv.url, maxReconnectAttempts: 0, timeout: 3_000 }), /authorization violation/i);
       // The others first: without the right to create the stream they wait for it (VIGIL_STREAM_SETUP=wait

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { get } from "node:http";
 import { randomBytes } from "node:crypto";
@@ -11,11 +11,9 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { connectBus, encodeEvent, is, makeEvent, type VigilEvent } from "@vigil/events";
 import { containerState, docker, freePort, removeDeviceContainers, requireDocker, watchEvents } from "@vigil/events/testing";
+import { readEnvFile, VIGIL_MAIN } from "./e2e-helpers.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const VIGIL_MAIN = join(dirname(fileURLToPath(import.meta.url)), "main.js");
-const readEnv = (file: string): Record<string, string> =>
-  Object.fromEntries(readFileSync(file, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300_000): string {
   const r = spawnSync(cmd, args, { cwd: REPO, env: { ...process.env, ...env }, encoding: "utf8", timeout: timeoutMs });
@@ -53,33 +51,54 @@ async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | un
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
-describe("compose.yaml with the offline images (real Docker engine, docker-compose v1)", () => {
-  it("docker-compose --profile demo up -d → the gateway answers /healthz and a killed demo workload comes back through Vigil; down -v cleans up", async () => {
-    requireDocker();
-    run("docker-compose", ["version", "--short"]);
-    run("bash", ["scripts/build-offline-images.sh"]);
-    const project = `vigile2e${randomBytes(3).toString("hex")}`;
-    const device = `cmp-${randomBytes(3).toString("hex")}`;
-    const natsPort = await freePort();
-    const gatewayPort = await freePort();
-    const env = {
-      VIGIL_IMAGE: "vigil:local",
-      NATS_IMAGE: "vigil-nats:local",
-      NATS_HOST_PORT: String(natsPort),
-      VIGIL_GATEWAY_HOST_PORT: String(gatewayPort),
-      VIGIL_CONFIG_NAME: "vigil.demo.yaml",
-      VIGIL_DEVICE: device,
-    };
-    const compose = (...args: string[]) => run("docker-compose", ["-p", project, "-f", "compose.yaml", "--profile", "demo", ...args], env);
-    try {
-      compose("up", "-d");
-      const health = await until("gateway /healthz", 90_000, async () => {
+/** A compose project of the demo profile on free ports with the offline images (built here, once per test). */
+async function demoProject(prefix: string, extraFiles: string[] = [], extraEnv: Record<string, string> = {}) {
+  requireDocker();
+  run("docker-compose", ["version", "--short"]);
+  run("bash", ["scripts/build-offline-images.sh"]);
+  const project = `vigil${prefix}${randomBytes(3).toString("hex")}`;
+  const device = `${prefix}-${randomBytes(3).toString("hex")}`;
+  const natsPort = await freePort();
+  const gatewayPort = await freePort();
+  const env = {
+    VIGIL_IMAGE: "vigil:local",
+    NATS_IMAGE: "vigil-nats:local",
+    NATS_HOST_PORT: String(natsPort),
+    VIGIL_GATEWAY_HOST_PORT: String(gatewayPort),
+    VIGIL_CONFIG_NAME: "vigil.demo.yaml",
+    VIGIL_DEVICE: device,
+    ...extraEnv,
+  };
+  const files = ["-f", "compose.yaml", ...extraFiles.flatMap((f) => ["-f", f]), "--profile", "demo"];
+  return {
+    device,
+    env,
+    natsUrl: `nats://127.0.0.1:${natsPort}`,
+    compose: (...args: string[]) => run("docker-compose", ["-p", project, ...files, ...args], env),
+    /** Waits for the gateway's /healthz to say ok. */
+    gatewayHealth: () =>
+      until("gateway /healthz", 90_000, async () => {
         const r = await httpGet(`http://127.0.0.1:${gatewayPort}/healthz`);
         return r.status === 200 ? (JSON.parse(r.body) as { ok: boolean; device: string }) : undefined;
-      });
+      }),
+    /** down -v, then checks nothing of the project is left. */
+    down: () => {
+      spawnSync("docker-compose", ["-p", project, ...files, "down", "-v", "--remove-orphans"], { cwd: REPO, env: { ...process.env, ...env }, stdio: "ignore" });
+      removeDeviceContainers(device);
+      assert.equal(docker("ps", "-aq", "--filter", `label=com.docker.compose.project=${project}`), "", "compose down removed its containers");
+    },
+  };
+}
+
+describe("compose.yaml with the offline images (real Docker engine, docker-compose v1)", () => {
+  it("docker-compose --profile demo up -d → the gateway answers /healthz and a killed demo workload comes back through Vigil; down -v cleans up", async () => {
+    const { device, natsUrl, compose, gatewayHealth, down } = await demoProject("cmp");
+    try {
+      compose("up", "-d");
+      const health = await gatewayHealth();
       assert.deepEqual([health.ok, health.device], [true, device]);
 
-      const nc = await connectBus({ url: `nats://127.0.0.1:${natsPort}` }, "test");
+      const nc = await connectBus({ url: natsUrl }, "test");
       const events = await watchEvents(nc);
       try {
         const started = await events.waitFor("demo started", (e) => is(e, "obs.worker.started") && (e.data as { worker: string }).worker === "demo", 60_000);
@@ -99,49 +118,26 @@ describe("compose.yaml with the offline images (real Docker engine, docker-compo
         await nc.close();
       }
     } finally {
-      spawnSync("docker-compose", ["-p", project, "-f", "compose.yaml", "--profile", "demo", "down", "-v", "--remove-orphans"], { cwd: REPO, env: { ...process.env, ...env }, stdio: "ignore" });
-      removeDeviceContainers(device);
-      assert.equal(docker("ps", "-aq", "--filter", `label=com.docker.compose.project=${project}`), "", "compose down removed its containers");
+      down();
     }
   });
 });
 
 describe("compose.yaml + compose.auth.yaml: one NATS user per service (real Docker engine, docker-compose v1)", () => {
   it("vigil bus-auth, then up: no credentials → refused; health's user cannot publish a command; the services heal a killed workload on their own users", async () => {
-    requireDocker();
-    run("docker-compose", ["version", "--short"]);
-    run("bash", ["scripts/build-offline-images.sh"]);
-    const project = `vigilauth${randomBytes(3).toString("hex")}`;
-    const device = `cmpa-${randomBytes(3).toString("hex")}`;
     const busDir = mkdtempSync(join(tmpdir(), "vigil-compose-bus-"));
-    const natsPort = await freePort();
-    const gatewayPort = await freePort();
-    const env = {
-      VIGIL_IMAGE: "vigil:local",
-      NATS_IMAGE: "vigil-nats:local",
-      NATS_HOST_PORT: String(natsPort),
-      VIGIL_GATEWAY_HOST_PORT: String(gatewayPort),
-      VIGIL_CONFIG_NAME: "vigil.demo.yaml",
-      VIGIL_DEVICE: device,
-      VIGIL_BUS_DIR: busDir,
-    };
-    const files = ["-f", "compose.yaml", "-f", "compose.auth.yaml", "--profile", "demo"];
-    const compose = (...args: string[]) => run("docker-compose", ["-p", project, ...files, ...args], env);
+    const { device, env, natsUrl: url, compose, gatewayHealth, down } = await demoProject("cmpa", ["compose.auth.yaml"], { VIGIL_BUS_DIR: busDir });
     try {
       const wrote = run(process.execPath, [VIGIL_MAIN, "bus-auth", "--config", "deploy/vigil.demo.yaml", "--out", busDir], env);
       assert.match(wrote, new RegExp(`for device ${device}`));
       compose("up", "-d");
-      const health = await until("gateway /healthz", 90_000, async () => {
-        const r = await httpGet(`http://127.0.0.1:${gatewayPort}/healthz`);
-        return r.status === 200 ? (JSON.parse(r.body) as { ok: boolean; device: string }) : undefined;
-      });
+      const health = await gatewayHealth();
       assert.deepEqual([health.ok, health.device], [true, device]);
-      const url = `nats://127.0.0.1:${natsPort}`;
       await assert.rejects(connect({ servers: url, maxReconnectAttempts: 0, timeout: 3_000 }), /authorization violation/i, "no credentials, no connection");
 
-      const admin = readEnv(join(busDir, "admin.env"));
+      const admin = readEnvFile(join(busDir, "admin.env"));
       const nc = await connectBus({ url, user: admin.VIGIL_NATS_USER, pass: admin.VIGIL_NATS_PASS }, "test-admin");
-      const h = readEnv(join(busDir, "health.env"));
+      const h = readEnvFile(join(busDir, "health.env"));
       const asHealth = await connect({ servers: url, user: h.VIGIL_NATS_USER, pass: h.VIGIL_NATS_PASS, inboxPrefix: h.VIGIL_NATS_INBOX_PREFIX, name: "forger", maxReconnectAttempts: 0 });
       const events = await watchEvents(nc);
       try {
@@ -161,7 +157,7 @@ describe("compose.yaml + compose.auth.yaml: one NATS user per service (real Dock
         for (const s of ["decider", "supervisor", "health", "gateway", "telemetry", "netmon"]) await events.waitFor(`${s} started on its own user`, (e) => is(e, "sys.service.started") && (e.data as { service: string }).service === s, 30_000);
         assert.equal(events.events.filter((e) => e.id === forged.id).length, 0, "the forged command never reached the stream");
         // The server logged the forger, and no service needed a right it lacks.
-        const log = run("docker-compose", ["-p", project, ...files, "logs", "--no-color", "nats"], env);
+        const log = compose("logs", "--no-color", "nats");
         const violations = log.split("\n").filter((l) => / Violation - User /.test(l));
         assert.ok(violations.some((l) => l.includes(`Publish Violation - User "health", Subject "vigil.${device}.cmd.worker.restart"`)), log.slice(-3000));
         assert.deepEqual(violations.filter((l) => !l.includes(':forger" - ')), [], "only the forger was refused");
@@ -171,10 +167,11 @@ describe("compose.yaml + compose.auth.yaml: one NATS user per service (real Dock
         await nc.close();
       }
     } finally {
-      spawnSync("docker-compose", ["-p", project, ...files, "down", "-v", "--remove-orphans"], { cwd: REPO, env: { ...process.env, ...env }, stdio: "ignore" });
-      removeDeviceContainers(device);
-      rmSync(busDir, { recursive: true, force: true });
-      assert.equal(docker("ps", "-aq", "--filter", `label=com.docker.compose.project=${project}`), "", "compose down removed its containers");
+      try {
+        down(); // compose reads the env files even to take the project down
+      } finally {
+        rmSync(busDir, { recursive: true, force: true });
+      }
     }
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,10 @@ export interface RunningVigil {
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
 }
+
+/** An env file's `KEY=value` lines (as `vigil bus-auth` writes them). */
+export const readEnvFile = (file: string): Record<string, string> =>
+  Object.fromEntries(readFileSync(file, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 
 /** Writes a config into a fresh temp dir and returns its path. */
 export function writeConfig(config: object): string {
