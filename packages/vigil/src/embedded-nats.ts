@@ -33,11 +33,16 @@ export interface EmbeddedNats {
   stop(): Promise<void>;
 }
 
+type EmbeddedNatsOptions = { port: number; dataDir: string; name: string; /** A generated config (fleet: leaf node + domain) instead of flags. */ configFile?: string; monitorPort?: number };
+
+/** A big JetStream store takes a while to recover at start (a 1 GB stream on 2.9: seconds). */
+const READY_TIMEOUT_MS = 60_000;
+
 /** Starts nats-server with JetStream on loopback, its store and log in the data dir; resolves when it is ready. */
 export async function startEmbeddedNats(
   bin: string,
-  opts: { port: number; dataDir: string; name: string; /** A generated config (fleet: leaf node + domain) instead of flags. */ configFile?: string; monitorPort?: number },
-): Promise<EmbeddedNats> {
+  opts: EmbeddedNatsOptions,
+): Promise<EmbeddedNats & { /** Stops its watchdog (the server is gone or being stopped). */ release(): void }> {
   const store = join(opts.dataDir, "nats");
   const logs = join(opts.dataDir, "logs");
   mkdirSync(store, { recursive: true });
@@ -63,10 +68,10 @@ export async function startEmbeddedNats(
       if (tail.includes(`Listening for client connections on 127.0.0.1:${opts.port}`) && tail.lastIndexOf("Server is ready") > tail.lastIndexOf("Starting nats-server")) {
         clearInterval(poll);
         resolve();
-      } else if (Date.now() - started > 15_000) {
+      } else if (Date.now() - started > READY_TIMEOUT_MS) {
         clearInterval(poll);
         child.kill("SIGKILL");
-        reject(new Error(`nats-server did not become ready in 15 s; see ${logFile}`));
+        reject(new Error(`nats-server did not become ready in ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`));
       }
     }, 20);
     child.once("exit", (code) => {
@@ -82,19 +87,24 @@ export async function startEmbeddedNats(
   });
   child.removeAllListeners("exit");
   const watchdog = watchOwner(process.pid, child.pid!, OWNER_GONE_GRACE_S);
+  // Nothing left to watch (the group: the shell and its `sleep`). Also when the server died: the
+  // watchdog must not signal its pid later, when that pid may be someone else's.
+  const release = () => {
+    try {
+      if (watchdog.pid) process.kill(-watchdog.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  };
   return {
     url: `nats://127.0.0.1:${opts.port}`,
     child,
     logFile,
     monitorUrl: opts.monitorPort ? `http://127.0.0.1:${opts.monitorPort}` : undefined,
+    release,
     stop: () =>
       new Promise<void>((resolve) => {
-        // Stopped by its owner: nothing left to watch (the group: the shell and its `sleep`).
-        try {
-          if (watchdog.pid) process.kill(-watchdog.pid, "SIGKILL");
-        } catch {
-          /* already gone */
-        }
+        release();
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
         const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
         child.once("exit", () => {
@@ -120,4 +130,52 @@ function watchOwner(ownerPid: number, serverPid: number, graceS: number): ChildP
   w.on("error", () => undefined); // no sh: the server is then only stopped by vigil up itself
   w.unref();
   return w;
+}
+
+/**
+ * The embedded server, restarted with backoff if it dies while vigil up runs (crash, OOM killer,
+ * kill -9): the bus is part of what Vigil heals. Same port, config and store, so the services'
+ * connections reconnect on their own and their outboxes deliver what they kept meanwhile.
+ */
+export async function keepEmbeddedNats(bin: string, opts: EmbeddedNatsOptions, say: (msg: string) => void): Promise<EmbeddedNats> {
+  let current = await startEmbeddedNats(bin, opts);
+  let stopped = false;
+  let failures = 0;
+  let startedAt = Date.now();
+  const backoff = () => Math.min(10_000, 250 * 2 ** Math.min(failures++, 6));
+  const restart = async () => {
+    if (stopped) return;
+    try {
+      current = await startEmbeddedNats(bin, opts);
+      startedAt = Date.now();
+      say(`nats-server restarted at ${current.url} (pid ${current.child.pid})`);
+      watch(current);
+    } catch (err) {
+      const delay = backoff();
+      say(`nats-server did not restart: ${(err as Error).message.split("\n")[0]}; trying again in ${delay} ms`);
+      setTimeout(() => void restart(), delay);
+    }
+  };
+  const watch = (n: typeof current) =>
+    n.child.once("exit", (code, signal) => {
+      n.release();
+      if (stopped) return;
+      if (Date.now() - startedAt > 60_000) failures = 0; // it had been stable: start the backoff over
+      const delay = backoff();
+      say(`nats-server died (${signal ?? `code ${code}`}); restarting it in ${delay} ms — log: ${n.logFile}`);
+      setTimeout(() => void restart(), delay);
+    });
+  watch(current);
+  return {
+    url: current.url,
+    get child() {
+      return current.child;
+    },
+    logFile: current.logFile,
+    monitorUrl: current.monitorUrl,
+    stop: async () => {
+      stopped = true;
+      await current.stop();
+    },
+  };
 }

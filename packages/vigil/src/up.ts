@@ -3,7 +3,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, writeFil
 import { join, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, ensureStream, loadConfig, tailEvents, type VigilConfig } from "@vigil/events";
-import { findNatsServer, startEmbeddedNats, type EmbeddedNats } from "./embedded-nats.js";
+import { findNatsServer, keepEmbeddedNats, type EmbeddedNats } from "./embedded-nats.js";
 import { formatEvent } from "./format.js";
 import { consoleBanner } from "./console-info.js";
 import { DEMO_CONFIG, runtimeFile, serviceMain, SERVICES, type ServiceName } from "./paths.js";
@@ -69,7 +69,7 @@ export async function up(o: UpOptions): Promise<number> {
     const configFile = leaf?.file ?? join(config.dataDir, "nats-server.conf");
     if (!leaf) writeFileSync(configFile, plainServerConfig({ device: config.device, port: o.port, storeDir: join(config.dataDir, "nats"), users }), { mode: 0o600 });
     chmodSync(configFile, 0o600);
-    nats = await startEmbeddedNats(bin, { port: o.port, dataDir: config.dataDir, name: `vigil-${config.device}`, configFile, monitorPort: leaf?.monitorPort });
+    nats = await keepEmbeddedNats(bin, { port: o.port, dataDir: config.dataDir, name: `vigil-${config.device}`, configFile, monitorPort: leaf?.monitorPort }, say);
     if (leaf && config.fleet) say(`fleet: leaf node of ${config.fleet.hub.join(", ")} in JetStream domain ${domainOf(config.device, config.fleet)} (config ${leaf.file})`);
     env.VIGIL_NATS_URL = nats.url;
     // Credentials given for some other server mean nothing to this one: each service gets its own below.
