@@ -2,8 +2,9 @@
 /**
  * `npm run chaos -- --minutes 10` (or CHAOS_MINUTES; CHAOS_SEED replays a run's fault schedule).
  *
- * Runs the whole system the way `vigil up` does — against a nats-server this harness owns (so it can
- * kill -9 it) and a local cloud sink it owns (so it can stop it and make it hang) — under a load of
+ * Runs the whole system with `vigil up` — by default with its embedded nats-server and one bus user
+ * per service, as a user runs it (`--bus external`: a nats-server without users that this harness
+ * owns and holds down for a while) — and a local cloud sink it owns (so it can stop it and make it hang) — under a load of
  * 1,000 events/s and two workers that crash now and then, while a seeded schedule kills each service
  * and nats-server with SIGKILL, takes the sink away and makes it hang. At the end it stops the load,
  * lets telemetry drain, SIGTERMs `vigil up` and checks: every event of the stream reached the sink
@@ -18,7 +19,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { CLOUDEVENTS_CONTENT_TYPE, encodeEvent, makeEvent } from "@vigil/events";
 import { freePort, startNatsServer, type TestNatsServer } from "@vigil/events/testing";
 import { checkDelivery, checkRecovery, classifyErrors, planFaults, prng, round1, rssGrowth, type FaultKind, type LogLine, type RssSeries, type StreamEntry } from "./chaos-checks.js";
@@ -55,6 +56,13 @@ function option(name: string, env: string, fallback: number): number {
   return n;
 }
 const MINUTES = option("minutes", "CHAOS_MINUTES", 10);
+/** embedded: `vigil up` runs (and restarts) its own nats-server with a user per service; external: this harness owns one without users. */
+const BUS = (() => {
+  const i = process.argv.indexOf("--bus");
+  const v = (i > 0 ? process.argv[i + 1] : process.env.CHAOS_BUS) || "embedded";
+  if (v !== "embedded" && v !== "external") throw new Error(`--bus (or CHAOS_BUS) must be embedded or external, got "${v}"`);
+  return v;
+})();
 const SEED = Math.floor(option("seed", "CHAOS_SEED", (Date.now() % 2 ** 31) + 1));
 const DURATION_MS = Math.round(MINUTES * 60_000);
 
@@ -238,18 +246,20 @@ async function main(): Promise<void> {
     }),
   );
 
-  const nats: TestNatsServer = await startNatsServer({ storeDir: join(dir, "nats") });
   const sink = new SinkProcess(await freePort(), join(dir, "sink"), join(dir, "sink.log"));
-  cleanups.push(() => nats.stop());
   await sink.start();
   cleanups.push(() => sink.stop());
-  progress(`nats-server ${nats.url} (store ${nats.storeDir}), sink ${sink.base}, run dir ${dir}`);
+  const external: TestNatsServer | undefined = BUS === "external" ? await startNatsServer({ storeDir: join(dir, "nats") }) : undefined;
+  if (external) cleanups.push(() => external.stop());
+  const busPort = external ? undefined : await freePort();
+  const busUrl = external?.url ?? `nats://127.0.0.1:${busPort}`;
+  progress(`bus ${BUS}: nats-server ${busUrl} (store ${external?.storeDir ?? join(dataDir, "nats")}), sink ${sink.base}, run dir ${dir}`);
 
   const upOut = join(dir, "vigil-up.out");
-  const up = spawn(process.execPath, [VIGIL_MAIN, "up", "-q", "--config", configFile], {
-    env: { ...process.env, VIGIL_NATS_URL: nats.url, VIGIL_TELEMETRY_URL: `${sink.base}/v1/events`, VIGIL_TELEMETRY_SECRET: SECRET, VIGIL_LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const upEnv: NodeJS.ProcessEnv = { ...process.env, VIGIL_TELEMETRY_URL: `${sink.base}/v1/events`, VIGIL_TELEMETRY_SECRET: SECRET, VIGIL_LOG_LEVEL: "info" };
+  if (external) upEnv.VIGIL_NATS_URL = external.url;
+  else delete upEnv.VIGIL_NATS_URL;
+  const up = spawn(process.execPath, [VIGIL_MAIN, "up", "-q", "--config", configFile, ...(busPort ? ["--port", String(busPort)] : [])], { env: upEnv, stdio: ["ignore", "pipe", "pipe"] });
   let upText = "";
   const onOut = (d: Buffer) => {
     upText += d.toString();
@@ -262,6 +272,26 @@ async function main(): Promise<void> {
   up.once("exit", (code, signal) => (upExit = { code, signal }));
   await waitFor("vigil up to say it is running", () => upText.includes("vigil: running"), 90_000, 200);
   await waitFor("every service to be up", () => vigilTree(up.pid!, crashScript).services.size === SERVICES.length, 30_000, 500);
+  // The harness's own clients: as admin on the embedded server (its password is in a 0600 file).
+  const admin = external ? undefined : (JSON.parse(readFileSync(join(dataDir, "creds", "admin.json"), "utf8")) as { user: string; pass: string });
+  const busOpts: ConnectionOptions = { servers: busUrl, ...(admin ? { user: admin.user, pass: admin.pass } : {}) };
+  /** The embedded nats-server: vigil up's child with its data dir in the command line. */
+  const embeddedServer = () => allProcs().find((p) => p.ppid === up.pid && p.state !== "Z" && p.cmdline[0]?.endsWith("nats-server") && p.cmdline.some((a) => a.startsWith(dataDir)));
+  const killBus = async (holdMs: number): Promise<string> => {
+    if (external) {
+      await external.kill();
+      await sleep(holdMs);
+      await external.restart();
+      return `down ${(holdMs / 1000).toFixed(1)} s`;
+    }
+    const old = embeddedServer();
+    if (!old) return "not running: skipped";
+    const restartsBefore = upText.split("nats-server restarted at").length;
+    const at = Date.now();
+    process.kill(old.pid, "SIGKILL");
+    await waitFor("vigil up to restart nats-server", () => upText.split("nats-server restarted at").length > restartsBefore, 90_000, 100);
+    return `restarted by vigil up after ${((Date.now() - at) / 1000).toFixed(1)} s`;
+  };
   progress(`vigil up (pid ${up.pid}) running`);
 
   // RSS of every service incarnation, every few seconds, for the whole run.
@@ -289,7 +319,7 @@ async function main(): Promise<void> {
   };
   const sampler = setInterval(sample, SAMPLE_MS);
 
-  const loadNc = await connect({ servers: nats.url, name: "chaos-load", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const loadNc = await connect({ ...busOpts, name: "chaos-load", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const load = startLoad(loadNc);
   const loadStart = Date.now();
   progress(`load: ${RATE} events/s of obs.demo.reading`);
@@ -314,11 +344,8 @@ async function main(): Promise<void> {
       kills[f.service] = (kills[f.service] ?? 0) + 1;
       timeline.push({ atS: at, fault: `kill -9 ${f.service}`, detail: `pid ${p.pid}` });
     } else if (f.kind === "kill-nats") {
-      await nats.kill();
       kills["nats-server"] = (kills["nats-server"] ?? 0) + 1;
-      await sleep(holdMs);
-      await nats.restart();
-      timeline.push({ atS: at, fault: "kill -9 nats-server", detail: `down ${(holdMs / 1000).toFixed(1)} s` });
+      timeline.push({ atS: at, fault: "kill -9 nats-server", detail: await killBus(holdMs) });
     } else if (f.kind === "sink-outage") {
       await sink.stop();
       sinkOutages++;
@@ -355,7 +382,7 @@ async function main(): Promise<void> {
   await load.stop();
   clearInterval(report);
   progress(`load stopped: generated ${load.stats.generated}, acked ${load.stats.acked}, failed ${load.stats.failed}, skipped ${load.stats.skipped}`);
-  const nc = await connect({ servers: nats.url, name: "chaos-check", maxReconnectAttempts: -1 });
+  const nc = await connect({ ...busOpts, name: "chaos-check", maxReconnectAttempts: -1 });
   const jsm = await jetstreamManager(nc);
   const cutSeq = (await jsm.streams.info("VIGIL")).state.last_seq;
   const drainStart = Date.now();
@@ -376,6 +403,14 @@ async function main(): Promise<void> {
   await sleep(2_000);
   const orphans = [...watched.filter((p) => stillAlive(p)), ...allProcs().filter((p) => p.state !== "Z" && p.ppid !== process.pid && p.cmdline.some((a) => a.includes(dir)) && !watched.some((w) => w.pid === p.pid))];
   progress(`vigil up exited ${JSON.stringify(upExit)} in ${shutdownS} s; ${orphans.length} processes left behind (of ${watched.length} seen, ${before.services.size} services and ${before.workers.length} workers at the end)`);
+  let reopened: ChildProcess | undefined;
+  if (!external) {
+    // vigil up stopped its server with it: start it again on the same config and store, for the
+    // reads below (the harness's connection reconnects by itself).
+    const again = (reopened = spawn(process.env.VIGIL_NATS_SERVER || "nats-server", ["-c", join(dataDir, "nats-server.conf")], { stdio: "ignore" }));
+    cleanups.push(() => again.kill("SIGTERM"));
+    await waitFor("the store to be served again", async () => (await jsm.streams.info("VIGIL")).state.last_seq >= cutSeq, 60_000, 250);
+  }
   const floorAfter = (await jsm.consumers.info("VIGIL", "telemetry")).ack_floor.stream_seq;
 
   // The checks.
@@ -400,6 +435,9 @@ async function main(): Promise<void> {
   const ackedNotInStream = [...load.ackedIds].filter((id) => !streamIds.has(id));
   const loadEvents = stream.filter((e) => e.seq <= cutSeq && e.type.endsWith("obs.demo.reading")).length;
   const totalKills = Object.values(kills).reduce((a, b) => a + b, 0);
+  // Least privilege held all along: no service (each on its own user) asked for a right it lacks.
+  const serverLog = join(logDir, "nats-server.log");
+  const violations = external || !existsSync(serverLog) ? [] : readFileSync(serverLog, "utf8").split("\n").filter((l) => / Violation - User /.test(l));
 
   const checks = {
     exactly_once: delivery.lost === 0 && delivery.duplicates === 0,
@@ -411,6 +449,7 @@ async function main(): Promise<void> {
     no_orphans: orphans.length === 0,
     acked_means_at_sink: ackedMissing === 0,
     published_means_in_stream: ackedNotInStream.length === 0,
+    no_permission_violations: violations.length === 0,
   };
   const pass = Object.values(checks).every(Boolean);
   const result = {
@@ -425,6 +464,9 @@ async function main(): Promise<void> {
     checks,
     details: {
       seed: SEED,
+      bus: BUS === "embedded" ? "embedded nats-server started and restarted by vigil up, one user per service" : "external nats-server owned by the harness, no users",
+      permission_violations: violations.length,
+      permission_violation_samples: violations.slice(0, 10),
       rss_margin_pct: RSS_MARGIN_PCT,
       load: { rate_per_s: RATE, ...load.stats, in_stream: loadEvents, acked_not_in_stream: ackedNotInStream.length, acked_not_in_stream_ids: ackedNotInStream.slice(0, 20), note: "failed = the publish was not acknowledged (nats-server down); such an event may or may not have reached the stream — the stream is the truth for lost/duplicates" },
       stream: { cut_seq: cutSeq, events_at_cut: delivery.events, telemetry_drain_s: drainS, telemetry_ack_floor_after_shutdown: floorAfter, acked_not_at_sink: ackedMissing },
@@ -462,6 +504,7 @@ async function main(): Promise<void> {
   line("log errors", `${logs.total}: expected ${JSON.stringify(logs.expected)}, unexpected ${logs.unexpected.length}`);
   for (const u of logs.unexpected.slice(0, 10)) line("  unexpected", `${u.file}: ${u.text.slice(0, 300)}`);
   line("acked, not in stream", ackedNotInStream.length);
+  line("bus", `${BUS}; permission violations ${violations.length}`);
   line("shutdown", `exit ${JSON.stringify(upExit)} in ${shutdownS} s, orphans ${orphans.length}, acked-not-at-sink ${ackedMissing}`);
   line("checks", checks);
   process.stdout.write("report: bench/results/chaos.json and chaos.md\n");
@@ -469,7 +512,8 @@ async function main(): Promise<void> {
   await nc.close();
   await loadNc.close().catch(() => undefined);
   await sink.stop();
-  await nats.stop();
+  await external?.stop();
+  if (reopened && reopened.exitCode === null) await new Promise((r) => (reopened!.once("exit", r), reopened!.kill("SIGTERM")));
   if (pass && !process.env.CHAOS_KEEP) rmSync(dir, { recursive: true, force: true });
   else progress(`run dir kept for inspection: ${dir}`);
   process.exitCode = pass ? 0 : 1;
@@ -486,6 +530,7 @@ Generated by bench/src/chaos.ts — seed ${d.seed} (replay the fault schedule wi
 | figure | value |
 | --- | --- |
 | chaos_minutes | ${r.chaos_minutes} |
+| bus | ${d.bus}; permission violations ${d.permission_violations} |
 | events (in the stream, forwarded by telemetry's filter) | ${r.events} |
 | lost (in the stream, not at the sink) | ${r.lost} |
 | duplicates (stored twice at the sink) | ${r.duplicates} |
