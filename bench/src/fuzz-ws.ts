@@ -398,10 +398,7 @@ export async function fuzzWebSocket(o: { port: number; count: number; parallel: 
       else inc(r.answers, j.type);
     } else if (m?.kind === "close") inc(r.closes, String(m.code));
     else if (m?.kind === "pong") inc(r.answers, "pong-frame");
-    if (input.category === "first:binary" && m?.kind === "text" && m.text.includes('"error"')) {
-      // Known deviation (reported): the docs say any first frame but auth closes with 4401; a binary one is answered with an error.
-      inc(r.deviations, "binary first frame answered with an error instead of close 4401");
-    } else if (!matchesExpect(input.expect, m)) violation(input.category, `expected ${JSON.stringify(input.expect)}, got ${describeMsg(m)}`);
+    if (!matchesExpect(input.expect, m)) violation(input.category, `expected ${JSON.stringify(input.expect)}, got ${describeMsg(m)}`);
     if (m?.kind === "close" || m?.kind === "end" || ws.ended) return false;
     return true;
   }

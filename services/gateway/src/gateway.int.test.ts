@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { request } from "node:http";
+import { connect as tcpConnect } from "node:net";
 import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { encodeEvent, hashToken, makeEvent, parseConfig, startService, type NatsConnection, type VigilEvent } from "@vigil/events";
 import { connectBus } from "@vigil/events";
@@ -178,6 +180,55 @@ describe("gateway: HTTP API, WebSocket protocol, auth and limits (real nats-serv
     } finally {
       await log.close();
     }
+  });
+
+  it("a client still sending an oversized body reads the 413 and its JSON error, not a reset (Content-Length and chunked)", async () => {
+    /** POSTs 1.5 MB (declared, or chunked in 64 KiB writes) and resolves with what the client could read. */
+    const upload = (chunked: boolean) =>
+      new Promise<{ status: number; body: string } | { error: string }>((resolve) => {
+        const body = Buffer.alloc(1_500_000, 0x61);
+        const headers = { Authorization: `Bearer ${OPERATOR}`, "Content-Type": "application/json", ...(chunked ? {} : { "Content-Length": String(body.length) }) };
+        const req = request(`${base}/api/commands`, { method: "POST", headers, agent: false }, (res) => {
+          let b = "";
+          res.setEncoding("utf8");
+          res.on("data", (d) => (b += d));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: b }));
+        });
+        req.on("error", (err) => resolve({ error: `${(err as NodeJS.ErrnoException).code}: ${err.message}` }));
+        if (!chunked) return void req.end(body);
+        for (let i = 0; i < body.length; i += 65_536) req.write(body.subarray(i, i + 65_536));
+        req.end();
+      });
+    for (let i = 0; i < 10; i++) {
+      for (const chunked of [false, true]) {
+        const r = await upload(chunked);
+        assert.ok("status" in r, `${chunked ? "chunked" : "Content-Length"} upload #${i}: ${"error" in r ? r.error : ""}`);
+        assert.equal(r.status, 413);
+        assert.equal(JSON.parse(r.body).error.code, "limit");
+      }
+    }
+    // A client that pauses in the middle of its upload: the gateway must not cut it off and reset the
+    // rest of its writes; it reads the whole body, throws it away, then answers.
+    const port = new URL(base).port;
+    const slow = await new Promise<{ text: string; error?: string }>((resolve) => {
+      const s = tcpConnect(Number(port), "127.0.0.1");
+      let text = "";
+      let error: string | undefined;
+      s.on("data", (d) => (text += d.toString("latin1")));
+      s.on("error", (err) => (error = `${(err as NodeJS.ErrnoException).code}: ${err.message}`));
+      s.on("close", () => resolve({ text, error }));
+      const total = 1_000_000;
+      s.write(`POST /api/commands HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${OPERATOR}\r\nContent-Type: application/json\r\nContent-Length: ${total}\r\n\r\n`);
+      s.write("a".repeat(200_000));
+      setTimeout(() => {
+        s.write("a".repeat(total - 200_000));
+        setTimeout(() => s.end(), 500);
+      }, 300);
+    });
+    assert.equal(slow.error, undefined, `the upload was cut off: ${slow.error}; read: ${slow.text.slice(0, 200)}`);
+    assert.match(slow.text, /^HTTP\/1\.1 413 /);
+    assert.match(slow.text, /"code":"limit"/);
+    assert.equal((await api("/healthz")).status, 200, "and the gateway keeps serving");
   });
 
   it("answers malformed JSON, unknown ops, bad fields and 10,000 random frames with errors, closes oversized frames with 1009, and keeps serving everyone else", async () => {

@@ -56,20 +56,51 @@ class BodyError extends Error {
   }
 }
 
+/** How long the rest of an oversized body is read and thrown away before the connection is cut. */
+const DRAIN_MS = 5_000;
+
+/**
+ * Reads the rest of a body that will not be used and throws it away; resolves when the client has
+ * sent it all (the answer then reaches a client that is still uploading, instead of a reset that
+ * fails its writes before it reads anything), or cuts the connection after DRAIN_MS.
+ */
+function drain(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    req.removeAllListeners("data");
+    const cut = setTimeout(() => req.destroy(), DRAIN_MS);
+    cut.unref();
+    const done = () => (clearTimeout(cut), resolve());
+    req.once("end", done);
+    req.once("close", done);
+    req.resume();
+  });
+}
+
 async function readJsonBody(req: IncomingMessage, max: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > max) throw new BodyError("limit", `request body larger than ${max} bytes`, 413);
-    chunks.push(c as Buffer);
+  const tooLarge = () => new BodyError("limit", `request body larger than ${max} bytes`, 413);
+  if (Number(req.headers["content-length"]) > max) {
+    await drain(req);
+    throw tooLarge();
   }
-  const text = Buffer.concat(chunks).toString("utf8");
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new BodyError("bad_json", `body is not JSON: ${(err as Error).message}`);
-  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size <= max) return void chunks.push(c);
+      chunks.length = 0;
+      void drain(req).then(() => reject(tooLarge()));
+    });
+    req.once("error", reject);
+    req.once("end", () => {
+      if (size > max) return;
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      } catch (err) {
+        reject(new BodyError("bad_json", `body is not JSON: ${(err as Error).message}`));
+      }
+    });
+  });
 }
 
 /** The HTTP API (documented in docs/console-protocol.md): JSON, bearer tokens, errors as {error:{code,message}}. */
@@ -168,7 +199,7 @@ export function createHttpHandler(gw: Gateway, log: Logger) {
   return (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((err) => {
       if (err instanceof BodyError) {
-        // The rest of an oversized body is never read: close the connection rather than reuse it.
+        // Answered once the rest of the body was read and thrown away; the connection is not reused.
         if (err.status === 413) res.setHeader("Connection", "close");
         return json(res, err.status, { error: { code: err.code, message: err.message } });
       }

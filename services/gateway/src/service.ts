@@ -42,6 +42,9 @@ export async function startGateway(ctx: ServiceContext, opts: GatewayServiceOpti
   // Requests Node cannot even parse still get the API's JSON error shape, then the connection closes.
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable || err.code === "ECONNRESET") return socket.destroy();
+    // The request's head was fine and it has its answer (a 401, say) when its body turns out broken
+    // (a bad chunk): a second, unsolicited answer would only confuse the client. Just close.
+    if ((socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) return void socket.end();
     const body = JSON.stringify({ error: { code: "bad_request", message: `malformed HTTP request: ${err.code ?? err.message}` } });
     socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });

@@ -208,7 +208,11 @@ export function startSession(ws: WebSocket, gw: Gateway, initial: Principal | un
   }
 
   ws.on("message", (data, isBinary) => {
-    if (isBinary) return error(null, "bad_request", "frames must be text (JSON), not binary");
+    if (isBinary) {
+      // Before authentication only a well-formed auth is accepted, as for any other bad frame.
+      if (!principal) return ws.close(CLOSE_UNAUTHORIZED, "authentication required: send {op:'auth'} first");
+      return error(null, "bad_request", "frames must be text (JSON), not binary");
+    }
     const text = data.toString();
     const parsed = parseRequest(text, `vigil.${gw.config.device}.>`);
     if (!parsed.ok) {
