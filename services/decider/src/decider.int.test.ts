@@ -1,10 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
-import { connectBus, createLogger, createPublisher, decodeEvent, eventName, is, parseConfig, startService, type VigilEvent } from "@vigil/events";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connectBus, createLogger, createPublisher, decodeEvent, encodeEvent, eventName, is, makeEvent, parseConfig, startService, type VigilEvent } from "@vigil/events";
 import { startNatsServer, watchEvents } from "@vigil/events/testing";
 import { createDecider, replay } from "./core/mod.js";
 import { startDecider } from "./service.js";
+import { snapshotStore } from "./snapshot.js";
 
 const log = createLogger("test", "silent");
 const workers = [{ name: "sensor", command: "x", restart: { backoffBaseMs: 50, maxRestarts: 3, windowMs: 60_000, stableMs: 1000 } }];
@@ -65,6 +66,48 @@ describe("decider service (real nats-server)", () => {
       assert.deepEqual(replayed.map((e) => [e.id, eventName(e), e.incident, e.time, e.data]), recorded.map((e) => [e.id, eventName(e), e.incident, e.time, e.data]));
     } finally {
       await events.close();
+      await svc.stop();
+      await pub.close();
+      await nc.close();
+      await srv.cleanup();
+    }
+  });
+
+  it("given a steady flood of other events, when a worker is restarted, then its new pid is in the snapshot while the flood goes on", async () => {
+    const srv = await startNatsServer();
+    // snapshotEvery out of reach: only the save of a change can bring the pid to the snapshot's readers.
+    const config = parseConfig({ device: "t2", nats: { url: srv.url }, workers, decider: { snapshotEvery: 1_000_000 } }, { env: {} });
+    const nc = await connectBus({ url: srv.url }, "test");
+    const pub = await createPublisher(nc, { device: "t2", source: "test-supervisor", log });
+    const svc = await startService("decider", config, (ctx) => startDecider(ctx), log);
+    const store = await snapshotStore(nc, "t2");
+    let flooding = true;
+    // Heartbeats of some other service, published faster than the decider reads them: its backlog never empties.
+    const flood = (async () => {
+      let n = 0;
+      while (flooding) {
+        for (let i = 0; i < 500; i++) {
+          const e = makeEvent("t2", "vigil/t2/noise", "sys.service.heartbeat", { service: "noise", pid: 1, uptimeMs: n++, rssBytes: 1 });
+          nc.publish(e.subject, encodeEvent(e));
+        }
+        await nc.flush();
+      }
+    })();
+    try {
+      await pub.emit("obs.worker.started", { worker: "sensor", pid: 200, command: "x" });
+      await pub.emit("out.worker.restarted", { worker: "sensor", command: "op-1", requestedBy: "operator", pid: 201, previousPid: 200 });
+      const deadline = Date.now() + 20_000;
+      let pid: number | undefined;
+      while (pid !== 201 && Date.now() < deadline) {
+        pid = (await store.load())?.state.workers.sensor?.pid;
+        if (pid !== 201) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(pid, 201, "the snapshot shows the new pid");
+      const info = await (await jetstreamManager(nc)).consumers.info("VIGIL", "decider");
+      assert.ok(info.num_pending > 0, `the flood was still unread when the snapshot was saved (pending ${info.num_pending})`);
+    } finally {
+      flooding = false;
+      await flood;
       await svc.stop();
       await pub.close();
       await nc.close();
