@@ -35,6 +35,23 @@ describe("bus (real nats-server)", () => {
     }
   });
 
+  it("services starting at once on a fresh server all get the stream (no 'subjects overlap' from the race)", async () => {
+    for (let round = 0; round < 5; round++) {
+      const srv = await startNatsServer();
+      const conns = await Promise.all(Array.from({ length: 6 }, (_, i) => connectBus({ url: srv.url }, `svc-${i}`)));
+      try {
+        const stream = parseConfig({}, { env: {} }).stream;
+        const results = await Promise.allSettled(conns.map(async (nc) => ensureStream(await jetstreamManager(nc), stream)));
+        const failed = results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason));
+        assert.deepEqual(failed, [], `round ${round}`);
+        assert.ok(results.every((r) => r.status === "fulfilled" && r.value === true));
+      } finally {
+        await Promise.all(conns.map((nc) => nc.close()));
+        await srv.cleanup();
+      }
+    }
+  });
+
   it("waitForStream: a service that may not create the stream waits for it, then goes on; a stop while waiting ends the wait", async () => {
     const srv = await startNatsServer();
     const nc = await connectBus({ url: srv.url }, "t");

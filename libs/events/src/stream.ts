@@ -87,8 +87,13 @@ async function manageStream(jsm: JetStreamManager, s: VigilConfig["stream"]): Pr
     try {
       await jsm.streams.add(want);
     } catch (addErr) {
-      // Another service created it at the same moment.
-      if (!/already in use|exists/i.test(String((addErr as Error).message))) throw addErr;
+      // Another service created it at the same moment: 2.9 may say "subjects overlap with an existing
+      // stream" rather than "already in use". It is there now, or the error was about something else.
+      const exists = await jsm.streams.info(want.name).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) throw addErr;
     }
   }
 }

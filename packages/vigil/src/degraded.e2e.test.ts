@@ -61,18 +61,43 @@ const config = (device: string) => ({
   decider: { heartbeatMs: 500 },
 });
 
+/** A nats-server, the decider as the test's own process (to kill and start again), and vigil up running only the supervisor. */
+async function degradedSystem(device: string) {
+  const srv = await startNatsServer();
+  const cfg = writeConfig(config(device));
+  let decider = startDecider(cfg, srv.url);
+  const vigil = await vigilUp(cfg, srv.url, { VIGIL_UP_SERVICES: "supervisor" });
+  const nc = await connectBus({ url: srv.url }, "test");
+  return {
+    srv,
+    cfg,
+    vigil,
+    nc,
+    /** The decider, started again (the one before must be gone). */
+    restartDecider() {
+      decider = startDecider(cfg, srv.url);
+    },
+    async stop(events: EventLog) {
+      await events.close();
+      assert.equal(await vigil.stop(), 0, vigil.output());
+      await killNow(decider, "SIGTERM");
+      await nc.close();
+      await srv.cleanup();
+    },
+    get decider() {
+      return decider;
+    },
+  };
+}
+
 describe("degraded mode, end to end (real nats-server, real processes)", () => {
   it("decider stopped: a killed worker is restarted by the supervisor's reflex; the decider, back, records the incident without a second restart", async () => {
-    const srv = await startNatsServer();
-    const cfg = writeConfig(config("e2e-deg1"));
-    let decider = startDecider(cfg, srv.url);
-    const vigil = await vigilUp(cfg, srv.url, { VIGIL_UP_SERVICES: "supervisor" });
-    const nc = await connectBus({ url: srv.url }, "test");
-    const events = await watchEvents(nc);
+    const sys = await degradedSystem("e2e-deg1");
+    const events = await watchEvents(sys.nc);
     try {
       const started = await events.waitFor("sensor started", (e) => is(e, "obs.worker.started"), 20_000);
       await events.waitFor("the decider's heartbeat", deciderBeat(), 20_000);
-      await killNow(decider);
+      await killNow(sys.decider);
       const degraded = await events.waitFor("the supervisor in degraded mode", (e) => is(e, "sys.supervisor.degraded"), 20_000);
       assert.deepEqual(data<{ unreachable: string[] }>(degraded).unreachable, ["decider"]);
 
@@ -89,7 +114,7 @@ describe("degraded mode, end to end (real nats-server, real processes)", () => {
 
       // The decider returns: it reads the whole history and records the incident, commanding nothing.
       const beforeReturn = events.events.at(-1)!.seq;
-      decider = startDecider(cfg, srv.url);
+      sys.restartDecider();
       const recorded = await events.waitFor("the reflex's restart recorded", (e) => is(e, "dec.remediation.decided") && e.incident === incident, 30_000);
       assert.equal(data<{ handledBy: string }>(recorded).handledBy, "supervisor-reflex");
       assert.match(data<{ reason: string }>(recorded).reason, /restarted locally by the supervisor while degraded/);
@@ -107,27 +132,19 @@ describe("degraded mode, end to end (real nats-server, real processes)", () => {
       assert.equal(data<{ reflex?: unknown }>(next).reflex, undefined);
       const cmd = await events.waitFor("a restart command from the decider", (e) => is(e, "cmd.worker.restart") && e.incident === next.incident, 20_000);
       await events.waitFor("restarted by the command", (e) => is(e, "out.worker.restarted") && data<{ command: string }>(e).command === cmd.id, 20_000);
-      assertReplayMatches(cfg, events);
+      assertReplayMatches(sys.cfg, events);
     } finally {
-      await events.close();
-      assert.equal(await vigil.stop(), 0, vigil.output());
-      await killNow(decider, "SIGTERM");
-      await nc.close();
-      await srv.cleanup();
+      await sys.stop(events);
     }
   });
 
   it("a crash just after the decider died, before degraded mode: the reflex answers it once degraded, and the decider's late restart is refused", async () => {
-    const srv = await startNatsServer();
-    const cfg = writeConfig(config("e2e-deg3"));
-    let decider = startDecider(cfg, srv.url);
-    const vigil = await vigilUp(cfg, srv.url, { VIGIL_UP_SERVICES: "supervisor" });
-    const nc = await connectBus({ url: srv.url }, "test");
-    const events = await watchEvents(nc);
+    const sys = await degradedSystem("e2e-deg3");
+    const events = await watchEvents(sys.nc);
     try {
       const started = await events.waitFor("sensor started", (e) => is(e, "obs.worker.started"), 20_000);
       await events.waitFor("the decider's heartbeat", deciderBeat(), 20_000);
-      await killNow(decider);
+      await killNow(sys.decider);
       process.kill(pidOf(started), "SIGKILL");
       const exited = await events.waitFor("the exit", (e) => is(e, "obs.worker.exited"), 20_000);
       assert.equal(data<{ reflex?: unknown }>(exited).reflex, undefined, "not degraded yet: the exit is the decider's to answer");
@@ -137,31 +154,24 @@ describe("degraded mode, end to end (real nats-server, real processes)", () => {
       assert.equal(data<{ requestedBy: string }>(restarted).requestedBy, "supervisor-reflex");
       assert.ok(exited.seq < degraded.seq && degraded.seq < restarted.seq);
 
-      decider = startDecider(cfg, srv.url);
+      sys.restartDecider();
       const cmd = await events.waitFor("the decider's (late) restart command", (e) => is(e, "cmd.worker.restart") && e.incident === incident, 30_000);
       const rejected = await events.waitFor("refused as superseded", (e) => is(e, "out.command.rejected") && data<{ command: string }>(e).command === cmd.id, 20_000);
       assert.match(data<{ reason: string }>(rejected).reason, /superseded: sensor was restarted locally/);
       await events.waitFor("incident resolved once stable", (e) => is(e, "dec.incident.resolved") && e.incident === incident, 20_000);
       assert.equal(events.events.filter((e) => is(e, "out.worker.restarted") && e.incident === incident).length, 1, "restarted exactly once");
       assert.ok(alive(pidOf(restarted)));
-      assertReplayMatches(cfg, events);
+      assertReplayMatches(sys.cfg, events);
     } finally {
-      await events.close();
-      assert.equal(await vigil.stop(), 0, vigil.output());
-      await killNow(decider, "SIGTERM");
-      await nc.close();
-      await srv.cleanup();
+      await sys.stop(events);
     }
   });
 
   it("NATS stopped: a killed worker is restarted locally; when the bus returns the outbox delivers it all in order and the decider records it without restarting again", async () => {
-    const srv = await startNatsServer();
-    const cfg = writeConfig(config("e2e-deg2"));
-    const decider = startDecider(cfg, srv.url);
-    const vigil = await vigilUp(cfg, srv.url, { VIGIL_UP_SERVICES: "supervisor" });
-    const nc = await connectBus({ url: srv.url }, "test");
+    const sys = await degradedSystem("e2e-deg2");
+    const { srv, nc } = sys;
     let events = await watchEvents(nc);
-    const log = join(vigil.dir, "data", "logs", "supervisor.log");
+    const log = join(sys.vigil.dir, "data", "logs", "supervisor.log");
     try {
       const started = await events.waitFor("sensor started", (e) => is(e, "obs.worker.started"), 20_000);
       await events.waitFor("the decider's heartbeat", deciderBeat(), 20_000);
@@ -189,11 +199,7 @@ describe("degraded mode, end to end (real nats-server, real processes)", () => {
       assert.equal(events.events.filter((e) => is(e, "cmd.worker.restart") && e.incident === incident).length, 0, "no second restart");
       assert.equal(events.events.filter((e) => is(e, "out.worker.restarted") && e.incident === incident).length, 1);
     } finally {
-      await events.close();
-      assert.equal(await vigil.stop(), 0, vigil.output());
-      await killNow(decider, "SIGTERM");
-      await nc.close();
-      await srv.cleanup();
+      await sys.stop(events);
     }
   });
 });
