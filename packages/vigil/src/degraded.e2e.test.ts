@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { connectBus, eventName, is, loadConfig, type VigilEvent } from "@vigil/events";
+import { connectBus, eventName, is, loadConfig, readPidStat, type VigilEvent } from "@vigil/events";
 import { nextReconnect, startNatsServer, watchEvents, type EventLog } from "@vigil/events/testing";
 import { createDecider, replay } from "@vigil/decider";
 import { vigilUp, writeConfig } from "./e2e-helpers.js";
@@ -14,14 +14,7 @@ import { serviceMain } from "./paths.js";
 
 const data = <T>(e: VigilEvent) => e.data as T;
 const pidOf = (e: VigilEvent) => data<{ pid: number }>(e).pid;
-const alive = (pid: number) => {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !["Z", "X"].includes(s.slice(s.lastIndexOf(")") + 2).split(" ")[0] ?? "X");
-  } catch {
-    return false;
-  }
-};
+const alive = (pid: number) => !["Z", "X"].includes(readPidStat(pid)?.state ?? "X");
 
 function startDecider(cfg: string, natsUrl: string): ChildProcess {
   return spawn(process.execPath, [serviceMain("decider")], { env: { ...process.env, VIGIL_CONFIG: cfg, VIGIL_NATS_URL: natsUrl, VIGIL_LOG_LEVEL: "warn" }, stdio: "ignore" });

@@ -1,21 +1,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { connectBus, eventName, is, loadConfig, type VigilEvent } from "@vigil/events";
+import { connectBus, eventName, is, loadConfig, readPidStat, type VigilEvent } from "@vigil/events";
 import { freePort, startNatsServer, watchEvents, type EventLog } from "@vigil/events/testing";
 import { createDecider, replay } from "@vigil/decider";
 import { runVigil, vigilUp, writeConfig } from "./e2e-helpers.js";
 
 /** The process state letter from /proc (T = stopped by SIGSTOP; Z = a zombie nobody reaped). */
 function procState(pid: number): string | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return s.slice(s.lastIndexOf(")") + 2).split(" ")[0];
-  } catch {
-    return undefined;
-  }
+  return readPidStat(pid)?.state;
 }
 const alive = (pid: number) => ![undefined, "Z", "X"].includes(procState(pid));
 const data = <T>(e: VigilEvent) => e.data as T;

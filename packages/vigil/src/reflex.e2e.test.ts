@@ -1,8 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connectBus, eventName, is, type VigilEvent } from "@vigil/events";
+import { connectBus, eventName, is, readPidStat, type VigilEvent } from "@vigil/events";
 import { nextReconnect, startNatsServer, watchEvents, type EventLog } from "@vigil/events/testing";
 import { createDecider, replay } from "@vigil/decider";
 import { loadConfig } from "@vigil/events";
@@ -10,12 +9,7 @@ import { runVigil, vigilUp, writeConfig } from "./e2e-helpers.js";
 
 /** The process state letter from /proc (Z = a zombie nobody reaped: as good as gone). */
 function procState(pid: number): string | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return s.slice(s.lastIndexOf(")") + 2).split(" ")[0];
-  } catch {
-    return undefined;
-  }
+  return readPidStat(pid)?.state;
 }
 const alive = (pid: number) => ![undefined, "Z", "X"].includes(procState(pid));
 const data = <T>(e: VigilEvent) => e.data as T;

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
-import { connectBus, is, type VigilEvent } from "@vigil/events";
+import { connectBus, is, readPidStat, type VigilEvent } from "@vigil/events";
 import { freePort, watchEvents } from "@vigil/events/testing";
 import { vigilUpEmbedded, writeConfig } from "./e2e-helpers.js";
 
@@ -11,8 +11,8 @@ function pidsWith(...parts: string[]): number[] {
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue; // a zombie has already died
+      const state = readPidStat(Number(d))?.state;
+      if (state === undefined || state.startsWith("Z")) continue; // gone, or a zombie: has already died
       const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").join(" ");
       if (parts.every((p) => cmd.includes(p))) out.push(Number(d));
     } catch {

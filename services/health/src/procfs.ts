@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statfsSync } from "node:fs";
+import { parsePidStat, readPidStat, type PidStat } from "@vigil/events";
 
 /** Linux USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream architecture). */
 export const CLOCK_TICKS = 100;
@@ -28,37 +29,23 @@ export function cpuPercent(prev: CpuTimes, now: CpuTimes): number {
   return Math.max(0, Math.min(100, ((now.busy - prev.busy) / dt) * 100));
 }
 
-/** The fields of /proc/<pid>/stat Vigil uses. */
-export interface ProcStat {
-  pid: number;
-  comm: string;
-  state: string;
-  pgrp: number;
-  /** utime + stime, ticks. */
-  cpuTicks: number;
-  /** Start time after boot, ticks: with the pid, identifies one process across pid reuse. */
-  starttime: number;
-}
+/** The fields of /proc/<pid>/stat health uses (the parsing is @vigil/events' parsePidStat). */
+export type ProcStat = Pick<PidStat, "pid" | "comm" | "state" | "pgrp" | "cpuTicks" | "starttime">;
 
-/** Parses /proc/<pid>/stat; the command name may contain spaces and parentheses, so split at the last ')'. */
+/** Parses /proc/<pid>/stat; the command name may contain spaces and parentheses (see parsePidStat). */
 export function parseProcessStat(text: string): ProcStat | undefined {
-  const open = text.indexOf("(");
-  const close = text.lastIndexOf(")");
-  if (open < 0 || close < open) return undefined;
-  const rest = text.slice(close + 2).split(" ");
-  const pid = Number(text.slice(0, open).trim());
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  if (!Number.isFinite(pid) || !Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
-  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? "?", pgrp: Number(rest[2]), cpuTicks: utime + stime, starttime: Number(rest[19]) };
+  const s = parsePidStat(text);
+  return s && healthFields(s);
 }
 
+/** undefined once the process is gone. */
 export function readProcessStat(pid: number, root = "/proc"): ProcStat | undefined {
-  try {
-    return parseProcessStat(readFileSync(`${root}/${pid}/stat`, "utf8"));
-  } catch {
-    return undefined; // gone
-  }
+  const s = readPidStat(pid, root);
+  return s && healthFields(s);
+}
+
+function healthFields(s: PidStat): ProcStat {
+  return { pid: s.pid, comm: s.comm, state: s.state, pgrp: s.pgrp, cpuTicks: s.cpuTicks, starttime: s.starttime };
 }
 
 /** Every process's stat (a process that exits mid-scan is skipped). */

@@ -3,19 +3,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectBus, createLogger, createPublisher, is, parseConfig, startService } from "@vigil/events";
+import { connectBus, createLogger, createPublisher, is, parseConfig, readPidStat, startService } from "@vigil/events";
 import { nextReconnect, startNatsServer, watchEvents, type TestNatsServer } from "@vigil/events/testing";
 import { startSupervisor } from "./service.js";
 
 const log = createLogger("test", "silent");
 
 function procState(pid: number): string | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return s.slice(s.lastIndexOf(")") + 2).split(" ")[0];
-  } catch {
-    return undefined;
-  }
+  return readPidStat(pid)?.state;
 }
 
 function alive(pid: number): boolean {
