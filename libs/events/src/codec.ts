@@ -1,7 +1,10 @@
 import { z } from "zod";
-import { CATALOG, isEventName, kindOf, localName, type DataInput, type DataOf, type EventName } from "./catalog.js";
+import { CATALOG, isEventName, type DataInput, type DataOf, type EventName } from "./catalog.js";
 import { newEventId, TYPE_PREFIX, type VigilEvent } from "./envelope.js";
-import { subjectFor } from "./subjects.js";
+import { eventSubject } from "./owners.js";
+
+/** data.service of a lifecycle event (its subject names it, owners.ts SERVICE_SCOPED). */
+const serviceOf = (data: unknown) => (data as { service?: string } | null)?.service;
 
 export interface EventMeta {
   id?: string;
@@ -12,7 +15,8 @@ export interface EventMeta {
   correlation?: string;
 }
 
-const EnvelopeSchema = z.object({
+/** The CloudEvents envelope every Vigil event has (the bus and the cloud sink validate with this one schema). */
+export const EnvelopeSchema = z.object({
   specversion: z.literal("1.0"),
   id: z.string().min(1).max(128),
   source: z.string().min(1).max(256),
@@ -59,7 +63,7 @@ export function makeEvent<N extends EventName>(
     source,
     type: TYPE_PREFIX + name,
     time: meta.time ?? new Date().toISOString(),
-    subject: subjectFor(device, kindOf(name), localName(name)),
+    subject: eventSubject(device, name, serviceOf(parsed.data)),
     datacontenttype: "application/json",
     data: parsed.data as DataOf<N>,
     device,
@@ -101,7 +105,7 @@ export function decodeEvent(subject: string, payload: Uint8Array): VigilEvent {
   if (!name) throw new InvalidEventError(`unknown event type "${e.type}"`);
   const data = CATALOG[name].safeParse(e.data);
   if (!data.success) throw new InvalidEventError(`${name}: ${describe(data.error, "data")}`);
-  const expected = subjectFor(e.device, kindOf(name), localName(name));
+  const expected = eventSubject(e.device, name, serviceOf(data.data));
   if (subject !== expected) {
     throw new InvalidEventError(`event of type ${name} for device ${e.device} belongs on ${expected}, not ${subject}`);
   }

@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeEvent, InvalidEventError } from "./codec.js";
+import { decodeEvent, eventName, InvalidEventError } from "./codec.js";
+import { sourceMismatch } from "./owners.js";
 import type { VigilEvent } from "./envelope.js";
 import type { Logger } from "./logger.js";
 import type { Publisher } from "./publisher.js";
@@ -22,6 +23,11 @@ export interface ConsumerOptions {
   maxMessages?: number;
   /** Recreate the consumer to deliver from this stream sequence (the decider resumes from its snapshot). */
   startSeq?: number;
+  /**
+   * The handler retries by itself, in place (the decider, whose fold is order-dependent): a throw is
+   * final and dead-lettered at once, not redelivered after later events were handled.
+   */
+  deadLetterOnHandlerError?: boolean;
 }
 
 export interface RunningConsumer {
@@ -35,7 +41,8 @@ const NS_PER_MS = 1_000_000;
 const MAX_DL_PAYLOAD = 64 * 1024;
 
 /**
- * A durable pull consumer with explicit acks. An invalid payload never reaches the handler: it is
+ * A durable pull consumer with explicit acks. An invalid payload, or one whose `source` names a service
+ * that may not publish its type (EVENT_OWNERS), never reaches the handler: it is
  * published to the dead-letter subject with the reason and terminated (term() without a reason: 2.9
  * ignores term reasons and would redeliver).
  */
@@ -96,6 +103,10 @@ export async function startConsumer(nc: NatsConnection, o: ConsumerOptions): Pro
       if (err instanceof InvalidEventError) return deadLetter(m, err.message);
       throw err;
     }
+    // The server refuses foreign subjects to each service's user; this catches what a user allowed
+    // more (admin, or a server without users) published in a service's name (owners.ts).
+    const forged = sourceMismatch(event, eventName(event)!);
+    if (forged) return deadLetter(m, forged);
     try {
       await o.handler(event, m);
       stats.handled++;
@@ -104,6 +115,7 @@ export async function startConsumer(nc: NatsConnection, o: ConsumerOptions): Pro
       stats.failed++;
       const attempt = m.info.deliveryCount;
       const msg = (err as Error).message;
+      if (o.deadLetterOnHandlerError) return deadLetter(m, `handler failed: ${msg}`);
       if (attempt >= maxDeliver) return deadLetter(m, `handler failed ${attempt} times: ${msg}`);
       o.log.warn({ err: msg, subject: m.subject, seq: m.seq, attempt }, "handler failed, will retry");
       m.nak(Math.min(10_000, 250 * 2 ** (attempt - 1)));

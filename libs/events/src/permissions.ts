@@ -1,14 +1,12 @@
 import { DECIDER_BUCKET } from "./state.js";
+import { BUS_SERVICES, eventSubject, ownedSubjects, type BusService } from "./owners.js";
 
 /**
  * Least privilege on the bus (docs/security.md): what each service's NATS user may publish and
  * subscribe to on the server `vigil up` runs. Pure: `vigil up` turns it into the server config.
  */
 
-/** The services that get their own NATS user; `admin` is `vigil up` itself and the CLI (all rights). */
-export const BUS_SERVICES = ["supervisor", "decider", "health", "telemetry", "netmon", "gateway"] as const;
-export type BusService = (typeof BUS_SERVICES)[number];
-export const ADMIN_USER = "admin";
+export { ADMIN_USER, BUS_SERVICES, type BusService } from "./owners.js";
 
 export interface SubjectRules {
   allow: string[];
@@ -43,21 +41,18 @@ export function durablesOf(scope: PermissionScope): Record<string, string> {
   return { supervisor: "supervisor", decider: "decider", netmon: "netmon", telemetry: scope.telemetryDurable ?? "telemetry" };
 }
 
-type Kind = "obs" | "dec" | "cmd" | "out" | "sys";
-
-/** Event kinds each service emits (sys covers announcements, heartbeats and dead letters). */
-const EMITS: Record<BusService, Kind[]> = {
-  supervisor: ["obs", "out", "sys"],
-  decider: ["dec", "cmd", "sys"],
-  health: ["obs", "sys"],
-  telemetry: ["sys"],
-  netmon: ["obs", "sys"],
-  gateway: ["cmd", "sys"],
-};
 /** Who reads the stream with ordered consumers (tailEvents: live feeds, history, health's resume). */
 const TAILS: ReadonlySet<string> = new Set(["gateway", "health"]);
-/** Core-NATS subscriptions (live, not from the stream): the supervisor's degraded mode watches the decider's heartbeat. */
-const LISTENS: Partial<Record<BusService, (device: string) => string[]>> = { supervisor: (d) => [`vigil.${d}.sys.service.>`] };
+/**
+ * Core-NATS subscriptions (live, not from the stream): the supervisor's degraded mode watches the
+ * decider's lifecycle subjects only (vigil.<device>.sys.service.decider.>), which only the decider may publish.
+ */
+const LISTENS: Partial<Record<BusService, (device: string) => string[]>> = { supervisor: (d) => [deciderLifecycle(d)] };
+
+/** The decider's own lifecycle subjects (started, stopped, heartbeat): what degraded mode listens to. */
+export function deciderLifecycle(device: string): string {
+  return eventSubject(device, "sys.service.heartbeat", "decider").replace(/\.heartbeat$/, ".>");
+}
 /** Access to the decider's snapshot bucket. */
 const KV: Partial<Record<BusService, "write" | "read" | "watch">> = { decider: "write", health: "read", gateway: "watch" };
 
@@ -106,12 +101,12 @@ function kvRights(access: "write" | "read" | "watch"): string[] {
 export function permissionsFor(service: string, scope: PermissionScope): BusPermissions {
   const { device, stream } = scope;
   const known = (BUS_SERVICES as readonly string[]).includes(service);
-  // A service added later without an entry here gets the least: observations and system events.
-  const emits = known ? EMITS[service as BusService] : (["obs", "sys"] as Kind[]);
   const durables = durablesOf(scope);
   const own = durables[service];
   const allow = [
-    ...emits.map((k) => `vigil.${device}.${k}.>`),
+    // One exact subject per event type it owns (owners.ts), never a kind wildcard. A service added
+    // later owns nothing but its own lifecycle events (sys.service.<it>.started/stopped).
+    ...(known ? ownedSubjects(service, device) : [eventSubject(device, "sys.service.started", service), eventSubject(device, "sys.service.stopped", service)]),
     // ensureStream's check (every service), before the admin user has made the stream right.
     `$JS.API.STREAM.INFO.${stream}`,
     ...(scope.streamManager === service ? [`$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`] : []),
@@ -124,7 +119,7 @@ export function permissionsFor(service: string, scope: PermissionScope): BusPerm
     .filter(([owner]) => owner !== service)
     .flatMap(([, name]) => foreignDurable(stream, name));
   // Commands are the decider's and the gateway's alone: say so explicitly, whatever the allow list grows into.
-  if (!emits.includes("cmd")) deny.push(`vigil.*.cmd.>`);
+  if (service !== "decider" && service !== "gateway") deny.push(`vigil.*.cmd.>`);
   return {
     publish: { allow: [...new Set(allow)], deny },
     subscribe: { allow: [`${inboxPrefixFor(service)}.>`, ...(known ? (LISTENS[service as BusService]?.(device) ?? []) : [])], deny: [] },

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { BUS_SERVICES, inboxPrefixFor, permissionsFor, type SubjectRules } from "./permissions.js";
+import { BUS_SERVICES, deciderLifecycle, inboxPrefixFor, permissionsFor, type SubjectRules } from "./permissions.js";
 
 /** NATS subject matching: `*` one token, `>` the rest (at least one token). */
 function matches(pattern: string, subject: string): boolean {
@@ -27,19 +27,39 @@ describe("permissionsFor: least privilege on the bus", () => {
     assert.ok(!matches("$JS.API.CONSUMER.*.VIGIL.supervisor", "$JS.API.CONSUMER.MSG.NEXT.VIGIL.supervisor"));
   });
 
-  it("only the decider and the gateway publish commands; health cannot", () => {
+  it("only the decider and the gateway publish commands (the gateway only operators' actions); health cannot", () => {
     assert.deepEqual(publishersOf("vigil.edge-1.cmd.worker.restart"), ["decider", "gateway"]);
-    assert.deepEqual(publishersOf("vigil.edge-1.cmd.net.reattach"), ["decider", "gateway"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.cmd.worker.stop"), ["decider"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.cmd.container.reattach"), ["decider"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.cmd.net.discover"), []);
     assert.ok(!can("health", "vigil.edge-1.cmd.worker.restart"));
     assert.ok(!can("health", "vigil.other-device.cmd.worker.restart"));
   });
 
-  it("each service emits its own kinds of events, on its own device only", () => {
-    assert.deepEqual(publishersOf("vigil.edge-1.obs.worker.exited"), ["supervisor", "health", "netmon"]);
+  it("each event type is published by its owners only (EVENT_OWNERS), on its own device only", () => {
+    assert.deepEqual(publishersOf("vigil.edge-1.obs.worker.exited"), ["supervisor"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.obs.net.changed"), ["netmon"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.obs.health.sample"), ["health"]);
     assert.deepEqual(publishersOf("vigil.edge-1.out.worker.restarted"), ["supervisor"]);
     assert.deepEqual(publishersOf("vigil.edge-1.dec.incident.opened"), ["decider"]);
-    assert.deepEqual(publishersOf("vigil.edge-1.sys.deadletter"), [...BUS_SERVICES]);
+    assert.deepEqual(publishersOf("vigil.edge-1.sys.telemetry.lost"), ["telemetry"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.sys.deadletter"), ["supervisor", "decider", "telemetry", "netmon"]);
     assert.deepEqual(publishersOf("vigil.edge-2.sys.deadletter"), []);
+    // No kind wildcards: a type not in the catalog is no one's (admin's alone).
+    assert.deepEqual(publishersOf("vigil.edge-1.obs.worker.invented"), []);
+    assert.deepEqual(publishersOf("vigil.edge-1.obs.demo.reading"), []);
+    for (const s of BUS_SERVICES) {
+      for (const rule of permissionsFor(s, scope).publish.allow.filter((r) => r.startsWith("vigil."))) assert.ok(!/[*>]/.test(rule), `${s}: ${rule}`);
+    }
+  });
+
+  it("lifecycle events are on a subject per service: only that service publishes its heartbeat", () => {
+    assert.deepEqual(publishersOf("vigil.edge-1.sys.service.decider.heartbeat"), ["decider"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.sys.service.supervisor.heartbeat"), ["supervisor"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.sys.service.health.started"), ["health"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.sys.service.gateway.stopped"), ["gateway"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.sys.service.heartbeat"), []);
+    assert.equal(deciderLifecycle("edge-1"), "vigil.edge-1.sys.service.decider.>");
   });
 
   it("only the supervisor reads, acks or recreates its command consumer", () => {
@@ -79,18 +99,21 @@ describe("permissionsFor: least privilege on the bus", () => {
     assert.deepEqual(publishersOf("$JS.API.STREAM.DELETE.KV_vigil_decider"), []);
   });
 
-  it("replies reach a service only in its own inbox; the supervisor also hears service heartbeats", () => {
+  it("replies reach a service only in its own inbox; the supervisor also hears the decider's heartbeats", () => {
     assert.ok(canRead("health", `${inboxPrefixFor("health")}.abc.1`));
     assert.ok(!canRead("health", `${inboxPrefixFor("gateway")}.abc.1`));
     assert.ok(!canRead("health", "_INBOX.abc"));
     assert.ok(!canRead("health", "vigil.edge-1.cmd.worker.restart"));
-    assert.ok(canRead("supervisor", "vigil.edge-1.sys.service.heartbeat"));
-    assert.ok(!canRead("decider", "vigil.edge-1.sys.service.heartbeat"));
+    assert.ok(canRead("supervisor", "vigil.edge-1.sys.service.decider.heartbeat"));
+    assert.ok(!canRead("supervisor", "vigil.edge-1.sys.service.health.heartbeat"));
+    assert.ok(!canRead("decider", "vigil.edge-1.sys.service.decider.heartbeat"));
   });
 
-  it("a service not in the table gets the least: observations and system events, no commands", () => {
+  it("a service not in the table gets the least: its own start and stop, no observations, no commands", () => {
     const p = permissionsFor("newcomer", scope);
-    assert.ok(allowed(p.publish, "vigil.edge-1.obs.thing"));
+    assert.ok(allowed(p.publish, "vigil.edge-1.sys.service.newcomer.started"));
+    assert.ok(!allowed(p.publish, "vigil.edge-1.obs.thing"));
+    assert.ok(!allowed(p.publish, "vigil.edge-1.sys.service.decider.heartbeat"));
     assert.ok(!allowed(p.publish, "vigil.edge-1.cmd.worker.restart"));
     assert.ok(!allowed(p.publish, "$JS.API.CONSUMER.MSG.NEXT.VIGIL.supervisor"));
   });
