@@ -1,20 +1,4 @@
-import { z } from "zod";
-import { CATALOG, isEventName, kindOf, localName, subjectFor, TYPE_PREFIX, type VigilEvent } from "@vigil/events";
-
-const Envelope = z.object({
-  specversion: z.literal("1.0"),
-  id: z.string().min(1).max(128),
-  source: z.string().min(1).max(256),
-  type: z.string().startsWith(TYPE_PREFIX),
-  time: z.iso.datetime({ offset: true }),
-  subject: z.string().min(1),
-  datacontenttype: z.literal("application/json"),
-  data: z.unknown(),
-  device: z.string().min(1),
-  incident: z.string().optional(),
-  causation: z.string().optional(),
-  correlation: z.string().optional(),
-});
+import { CATALOG, EnvelopeSchema, isEventName, kindOf, localName, subjectFor, TYPE_PREFIX, type VigilEvent } from "@vigil/events";
 
 /** Why an event of a batch is refused (the whole batch is then refused, naming it). */
 export interface Rejection {
@@ -25,7 +9,7 @@ export interface Rejection {
 
 /** Validates one CloudEvent the way the bus does: envelope, known type, data schema, subject. */
 export function validateEvent(raw: unknown): { ok: true; event: VigilEvent } | { ok: false; reason: string } {
-  const env = Envelope.safeParse(raw);
+  const env = EnvelopeSchema.safeParse(raw);
   if (!env.success) return { ok: false, reason: `not a Vigil CloudEvent: ${env.error.issues.map((i) => `${i.path.join(".") || "(event)"}: ${i.message}`).join("; ")}` };
   const e = env.data as VigilEvent;
   const name = e.type.slice(TYPE_PREFIX.length);
