@@ -3,8 +3,10 @@ import type { Kind } from "./subjects.js";
 import { HEALTH_EVENTS } from "./health-events.js";
 import { CONTAINER_EVENTS } from "./container-events.js";
 
-/** Names are single subject tokens: workers, services, policies. */
-export const NameSchema = z.string().regex(/^[A-Za-z0-9_-]+$/, "must use only letters, digits, '_' and '-'").max(64);
+import { NameSchema } from "./names.js";
+
+// Names are single subject tokens: workers, services, policies (names.ts: built-in property names are refused).
+export { NameSchema, RESERVED_NAMES } from "./names.js";
 
 const worker = NameSchema;
 const pid = z.number().int().positive();

@@ -1,11 +1,12 @@
 import { z } from "zod";
+import { NameSchema } from "./names.js";
 
 /**
  * Events of the docker driver (container workloads) and netmon. Spread into CATALOG (catalog.ts);
  * container lifecycle itself uses the worker events (obs.worker.*, out.worker.*), so the decider's
  * crash-restart policy applies to containers unchanged.
  */
-const name = z.string().regex(/^[A-Za-z0-9_-]+$/, "must use only letters, digits, '_' and '-'").max(64);
+const name = NameSchema;
 const requestedBy = z.string().max(128);
 
 /** One host interface as netmon sees it. */

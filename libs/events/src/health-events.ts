@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { NameSchema } from "./names.js";
 import { HEALTH_METRICS } from "./health-config.js";
 
 /** Event types of the health service (spread into CATALOG in catalog.ts). */
 
-const name = z.string().regex(/^[A-Za-z0-9_-]+$/, "must use only letters, digits, '_' and '-'").max(64);
+const name = NameSchema;
 const pid = z.number().int().positive();
 const pct = z.number().min(0);
 

@@ -78,6 +78,22 @@ export interface OutcomeStats {
   failed: number;
 }
 
+/**
+ * Name-keyed state (workers, incidents, health, containers, outcomes) is plain JSON objects — the KV
+ * snapshot the gateway and CLI read. Names come from events and snapshots, so a lookup must never
+ * find what every object inherits (`constructor`, `toString`, `__proto__` …): read with `ownEntry`,
+ * write with `withEntry` or spread/Object.fromEntries (own data properties, also for `__proto__`),
+ * never `obj[name] = …` (which for `__proto__` would replace the prototype).
+ */
+export function ownEntry<T>(r: Readonly<Record<string, T>> | undefined, key: string | undefined): T | undefined {
+  return r !== undefined && key !== undefined && Object.hasOwn(r, key) ? r[key] : undefined;
+}
+
+/** A copy of `r` with `key` set to `value` (an own property whatever the key). */
+export function withEntry<T>(r: Readonly<Record<string, T>> | undefined, key: string, value: NoInfer<T>): Record<string, T> {
+  return { ...r, [key]: value };
+}
+
 export function healthOf(state: DeciderState): HealthView {
   return state.health ?? { workers: {}, remediations: {} };
 }
@@ -87,7 +103,7 @@ export const initialState: DeciderState = { workers: {}, incidents: {} };
 export const CLOSED_INCIDENTS_KEPT = 50;
 
 export function workerOf(state: DeciderState, name: string): WorkerView {
-  return state.workers[name] ?? { status: "unknown", attempt: 0, restartTimes: [], restarts: 0 };
+  return ownEntry(state.workers, name) ?? { status: "unknown", attempt: 0, restartTimes: [], restarts: 0 };
 }
 
 export function openIncidents(state: DeciderState): IncidentView[] {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, createLogger, createPublisher, decodeEvent, encodeEvent, eventName, is, makeEvent, parseConfig, startService, type VigilEvent } from "@vigil/events";
 import { startNatsServer, watchEvents } from "@vigil/events/testing";
-import { createDecider, replay } from "./core/mod.js";
+import { createDecider, DEFAULT_POLICIES, replay, type Policy } from "./core/mod.js";
 import { startDecider } from "./service.js";
 import { snapshotStore } from "./snapshot.js";
 
@@ -108,6 +108,91 @@ describe("decider service (real nats-server)", () => {
     } finally {
       flooding = false;
       await flood;
+      await svc.stop();
+      await pub.close();
+      await nc.close();
+      await srv.cleanup();
+    }
+  });
+
+  it("given a policy that throws for one event, when it arrives, then it is retried in place and dead-lettered with the reason before later events are folded, and the decider keeps deciding", async () => {
+    const srv = await startNatsServer();
+    const twoWorkers = [...workers, { name: "pump", command: "x", restart: workers[0]!.restart }];
+    const config = parseConfig({ device: "t3", nats: { url: srv.url }, workers: twoWorkers }, { env: {} });
+    const nc = await connectBus({ url: srv.url }, "test");
+    const pub = await createPublisher(nc, { device: "t3", source: "test-supervisor", log });
+    const boom: Policy = {
+      name: "boom",
+      decide(_s, e) {
+        if (is(e, "obs.worker.exited") && e.data.worker === "sensor") throw new Error("boom: sensor exits break this policy");
+        return [];
+      },
+    };
+    const svc = await startService("decider", config, (ctx) => startDecider(ctx, { policies: [...DEFAULT_POLICIES, boom] }), log);
+    const events = await watchEvents(nc);
+    try {
+      const exit = (worker: string, pid: number) => pub.emit("obs.worker.exited", { worker, pid, code: 1, signal: null, expected: false, uptimeMs: 5 });
+      await pub.emit("obs.worker.started", { worker: "sensor", pid: 300, command: "x" });
+      await pub.emit("obs.worker.started", { worker: "pump", pid: 400, command: "x" });
+      // Back to back: the pump's exit is already in the decider's buffer while the sensor's keeps failing.
+      const [bad] = await Promise.all([exit("sensor", 300), exit("pump", 400)]);
+      const dl = await events.waitFor("dead letter of the sensor's exit", (e) => is(e, "sys.deadletter") && e.data.streamSeq === bad.seq);
+      const reason = (dl.data as { reason: string }).reason;
+      assert.match(reason, /boom: sensor exits break this policy/);
+      const pumpCmd = await events.waitFor("restart of the pump", (e) => is(e, "cmd.worker.restart") && e.data.worker === "pump");
+      assert.ok(dl.seq < pumpCmd.seq, "the failing event was settled before the later one was decided (the fold is order-dependent)");
+      // And the decider keeps going after it.
+      await exit("pump", 401);
+      await events.waitForCount("second restart of the pump", (e) => is(e, "cmd.worker.restart") && e.data.worker === "pump", 2);
+      assert.equal(events.events.filter((e) => is(e, "sys.deadletter")).length, 1, "exactly one dead letter");
+      assert.equal(events.events.filter((e) => is(e, "cmd.worker.restart") && e.data.worker === "sensor").length, 0, "the failed event decided nothing");
+      // Every delivery settled (acked, or terminated after its dead letter): nothing waits for a redelivery.
+      const jsm = await jetstreamManager(nc);
+      const deadline = Date.now() + 10_000;
+      let info = await jsm.consumers.info("VIGIL", "decider");
+      while ((info.num_ack_pending > 0 || info.num_pending > 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        info = await jsm.consumers.info("VIGIL", "decider");
+      }
+      assert.equal(info.num_ack_pending, 0, "nothing left hanging for a redelivery");
+      assert.equal(info.num_redelivered, 0, "the failing event was retried in place, not redelivered");
+    } finally {
+      await events.close();
+      await svc.stop();
+      await pub.close();
+      await nc.close();
+      await srv.cleanup();
+    }
+  });
+
+  it("given an exit of a worker named __proto__ on the bus, then it is dead-lettered naming the reserved name, and the decider keeps deciding for other workers", async () => {
+    const srv = await startNatsServer();
+    const config = parseConfig({ device: "t4", nats: { url: srv.url }, workers }, { env: {} });
+    const nc = await connectBus({ url: srv.url }, "test");
+    const pub = await createPublisher(nc, { device: "t4", source: "test-supervisor", log });
+    const svc = await startService("decider", config, (ctx) => startDecider(ctx), log);
+    const events = await watchEvents(nc);
+    try {
+      const exitOf = (worker: string, pid: number) => {
+        // Built for a valid name, then renamed: what a buggy or hostile publisher could put on the bus.
+        const e = makeEvent("t4", "vigil/t4/supervisor", "obs.worker.exited", { worker: "placeholder", pid, code: 1, signal: null, expected: false, uptimeMs: 5 });
+        return { ...e, data: { ...e.data, worker } };
+      };
+      const js = jetstream(nc);
+      await pub.emit("obs.worker.started", { worker: "sensor", pid: 500, command: "x" });
+      const proto = exitOf("__proto__", 7);
+      const ack = await js.publish(proto.subject, encodeEvent(proto as VigilEvent));
+      const ctor = exitOf("constructor", 8);
+      await js.publish(ctor.subject, encodeEvent(ctor as VigilEvent));
+      await pub.emit("obs.worker.exited", { worker: "sensor", pid: 500, code: 1, signal: null, expected: false, uptimeMs: 5 });
+      const dl = await events.waitFor("dead letter of the __proto__ exit", (e) => is(e, "sys.deadletter") && e.data.streamSeq === ack.seq);
+      assert.match((dl.data as { reason: string }).reason, /worker.*__proto__.*reserved/);
+      await events.waitFor("dead letter of the constructor exit", (e) => is(e, "sys.deadletter") && (e.data as { reason: string }).reason.includes('"constructor"'));
+      const cmd = await events.waitFor("restart of sensor", (e) => is(e, "cmd.worker.restart"));
+      assert.equal((cmd.data as { worker: string }).worker, "sensor");
+      assert.equal(events.events.filter((e) => /\.(dec|cmd)\./.test(e.subject) && ["__proto__", "constructor"].includes((e.data as { worker?: string }).worker ?? "")).length, 0);
+    } finally {
+      await events.close();
       await svc.stop();
       await pub.close();
       await nc.close();

@@ -5,6 +5,25 @@ import { snapshotStore } from "./snapshot.js";
 
 /** How long a state change may wait for the backlog to drain before it is saved anyway. */
 const SAVE_DELAY_MS = 250;
+/**
+ * A failing event is retried in place, this often, before it is dead-lettered: the fold is
+ * order-dependent, so no later event may be folded before it (a redelivery would come after them).
+ */
+const HANDLE_ATTEMPTS = 4;
+const RETRY_BASE_MS = 100;
+
+/** Runs `f` up to `attempts` times, waiting base·2^n between tries; the last error says how often it failed. */
+async function retryInPlace<T>(f: () => Promise<T>, attempts: number, baseMs: number, onRetry: (err: Error, attempt: number) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await f();
+    } catch (err) {
+      if (attempt >= attempts) throw new Error(`${(err as Error).message} (failed ${attempt} times in a row)`);
+      onRetry(err as Error, attempt);
+      await new Promise((r) => setTimeout(r, baseMs * 2 ** (attempt - 1)));
+    }
+  }
+}
 
 export interface DeciderServiceOptions {
   policies?: Policy[];
@@ -22,6 +41,9 @@ export async function startDecider(ctx: ServiceContext, opts: DeciderServiceOpti
   const snap = await store.load();
   let state: DeciderState = snap?.state ?? decider.initialState;
   let seq = snap?.seq ?? 0;
+  // Events whose handling failed: not folded, their decisions maybe not published. Should one come
+  // back (its dead letter could not be published either), it is handled again, never skipped as done.
+  const failed = new Set<number>();
   let unsaved = 0;
   log.info({ seq, workers: Object.keys(state.workers).length }, snap ? "resuming from snapshot" : "no snapshot: replaying the stream from the start");
 
@@ -44,18 +66,34 @@ export async function startDecider(ctx: ServiceContext, opts: DeciderServiceOpti
     deadLetters: publisher,
     log,
     maxMessages: 64,
+    // A handler error is final (retried in place below), dead-lettered with its reason.
+    deadLetterOnHandlerError: true,
     handler: async (e, m) => {
-      if (m.seq <= seq) return; // already folded into the snapshot
+      // Folded, its decisions published (a redelivery after a lost ack, or the snapshot's range).
+      if (m.seq <= seq && !failed.has(m.seq)) return;
       let changed = false;
       if (decider.isInput(e)) {
-        const r = decider.step(state, e);
-        // Published back to back and awaited together: one connection keeps their order in the stream.
-        await Promise.all(r.decisions.map((d) => publisher.publish(d)));
+        const r = await retryInPlace(
+          async () => {
+            const r = decider.step(state, e);
+            // Published back to back and awaited together: one connection keeps their order in the stream.
+            // Their ids are derived from the input: publishing them again on a retry is deduplicated.
+            await Promise.all(r.decisions.map((d) => publisher.publish(d)));
+            return r;
+          },
+          HANDLE_ATTEMPTS,
+          RETRY_BASE_MS,
+          (err, attempt) => log.warn({ err: err.message, seq: m.seq, subject: m.subject, attempt }, "handling failed, retrying in place"),
+        ).catch((err) => {
+          failed.add(m.seq);
+          throw err;
+        });
         if (r.decisions.length) log.info({ trigger: e.type, decisions: r.decisions.map((d) => d.type), incident: r.decisions[0]?.incident }, "decided");
         changed = r.state !== state;
         state = r.state;
       }
-      seq = m.seq;
+      failed.delete(m.seq);
+      seq = Math.max(seq, m.seq);
       unsaved++;
       // The decider's own events read back change nothing: they wait for the next save instead of forcing one.
       // A change is saved once the backlog is read, and within SAVE_DELAY_MS even while other events keep

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { probeKind, type Logger, type ProbeConfig, type WorkerConfig } from "@vigil/events";
+import { ownEntry, probeKind, type Logger, type ProbeConfig, type WorkerConfig } from "@vigil/events";
 import { initialProbeState, runProbe, stepProbe, type ProbeResult, type ProbeState } from "./probes.js";
 import type { WorkerPids } from "./workers.js";
 
@@ -41,7 +41,7 @@ export class ProbeRunner {
   sync(pids: WorkerPids): void {
     const now = (this.o.now ?? Date.now)();
     for (const w of this.probed) {
-      const cur = pids[w.name];
+      const cur = ownEntry(pids, w.name);
       const loop = this.loops.get(w.name);
       if (!cur || cur.paused) {
         if (loop) this.cancel(w.name);

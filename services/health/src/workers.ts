@@ -1,4 +1,4 @@
-import { eventName, type DeciderState, type VigilEvent } from "@vigil/events";
+import { eventName, ownEntry, withEntry, type DeciderState, type VigilEvent } from "@vigil/events";
 
 export interface TrackedWorker {
   pid: number;
@@ -7,15 +7,16 @@ export interface TrackedWorker {
   since: number;
 }
 
+/** Keyed by worker name: read with ownEntry (a name like `constructor` must not find Object.prototype's). */
 export type WorkerPids = Record<string, TrackedWorker>;
 
 /** The managed workers' pids as the decider last saw them (the KV snapshot): the starting point. */
 export function pidsFromSnapshot(state: DeciderState | undefined, now: number): WorkerPids {
-  const out: WorkerPids = {};
-  for (const [name, w] of Object.entries(state?.workers ?? {})) {
-    if (w.pid && (w.status === "running" || w.status === "paused" || w.status === "restarting")) out[name] = { pid: w.pid, paused: w.status === "paused", since: w.startedAt ?? now };
-  }
-  return out;
+  return Object.fromEntries(
+    Object.entries(state?.workers ?? {})
+      .filter(([, w]) => w.pid && (w.status === "running" || w.status === "paused" || w.status === "restarting"))
+      .map(([name, w]) => [name, { pid: w.pid!, paused: w.status === "paused", since: w.startedAt ?? now }]),
+  );
 }
 
 /**
@@ -28,9 +29,9 @@ export function trackWorkers(pids: WorkerPids, e: VigilEvent): WorkerPids {
   const d = e.data as { worker?: string; pid?: number };
   const t = Date.parse(e.time);
   const set = (w: string, v: TrackedWorker | undefined) => {
+    if (v) return withEntry(pids, w, v);
     const next = { ...pids };
-    if (v) next[w] = v;
-    else delete next[w];
+    delete next[w];
     return next;
   };
   switch (name) {
@@ -40,11 +41,11 @@ export function trackWorkers(pids: WorkerPids, e: VigilEvent): WorkerPids {
       return d.worker && d.pid ? set(d.worker, { pid: d.pid, paused: false, since: t }) : pids;
     case "out.worker.paused":
     case "out.worker.resumed": {
-      const w = d.worker ? pids[d.worker] : undefined;
+      const w = ownEntry(pids, d.worker);
       return w && d.worker ? set(d.worker, { ...w, paused: name === "out.worker.paused" }) : pids;
     }
     case "obs.worker.exited": {
-      const w = d.worker ? pids[d.worker] : undefined;
+      const w = ownEntry(pids, d.worker);
       return w && d.worker && (d.pid === undefined || d.pid === w.pid) ? set(d.worker, undefined) : pids;
     }
     case "out.worker.stopped":
@@ -54,13 +55,13 @@ export function trackWorkers(pids: WorkerPids, e: VigilEvent): WorkerPids {
       // The supervisor's heartbeat lists every worker: it corrects anything missed.
       const hb = e.data as { service: string; workers?: Array<{ name: string; status: string; pid?: number }> };
       if (hb.service !== "supervisor" || !hb.workers) return pids;
-      const next: WorkerPids = {};
-      for (const w of hb.workers) {
-        if (!w.pid || (w.status !== "running" && w.status !== "paused")) continue;
-        const known = pids[w.name];
-        next[w.name] = known?.pid === w.pid ? { ...known, paused: w.status === "paused" } : { pid: w.pid, paused: w.status === "paused", since: t };
-      }
-      return next;
+      const running = hb.workers.filter((w): w is typeof w & { pid: number } => !!w.pid && (w.status === "running" || w.status === "paused"));
+      return Object.fromEntries(
+        running.map((w) => {
+          const known = ownEntry(pids, w.name);
+          return [w.name, known?.pid === w.pid ? { ...known, paused: w.status === "paused" } : { pid: w.pid, paused: w.status === "paused", since: t }];
+        }),
+      );
     }
     default:
       return pids;

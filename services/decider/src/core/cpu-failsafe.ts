@@ -1,4 +1,4 @@
-import { healthOf, is, workerOf, type VigilEvent } from "@vigil/events";
+import { healthOf, is, ownEntry, workerOf, type VigilEvent } from "@vigil/events";
 import type { Draft, Policy } from "./policy.js";
 import { remediateWorker, resolveRemediation } from "./remediate.js";
 
@@ -15,7 +15,7 @@ export const cpuFailsafe: Policy = {
     const p = ctx.policies.cpu;
     if (!p.enabled) return [];
     if (is(e, "out.worker.killed")) {
-      const r = healthOf(state).remediations[e.data.worker];
+      const r = ownEntry(healthOf(state).remediations, e.data.worker);
       if (r && r.incident === e.incident && (r.policy === "cpu-failsafe" || r.policy === "anomaly")) {
         return resolveRemediation(state, e.data.worker, ["cpu-failsafe", "anomaly"], `${e.data.worker} killed; it stays stopped until an operator starts it`);
       }
@@ -26,7 +26,7 @@ export const cpuFailsafe: Policy = {
     const out: Draft[] = [];
     for (const s of e.data.workers) {
       if (!ctx.worker(s.worker) || workerOf(state, s.worker).pid !== s.pid) continue;
-      const prev = h.workers[s.worker];
+      const prev = ownEntry(h.workers, s.worker);
       const same = prev?.pid === s.pid;
       if (s.cpuPct >= p.thresholdPct) {
         const hot = (same ? prev.hotSamples : 0) + 1;

@@ -1,19 +1,19 @@
 import { DEFAULT_POLICIES_CONFIG, eventName, REFLEX_REQUESTER, type VigilEvent } from "@vigil/events";
 import { evolveHealth, type EvolveContext } from "./health-evolve.js";
 import { evolveContainers } from "./container-evolve.js";
-import { CLOSED_INCIDENTS_KEPT, workerOf, type DeciderState, type IncidentView, type WorkerView } from "@vigil/events";
+import { CLOSED_INCIDENTS_KEPT, ownEntry, withEntry, workerOf, type DeciderState, type IncidentView, type WorkerView } from "@vigil/events";
 
 /** Restart times older than this many entries are never needed (maxRestarts is far below). */
 const RESTART_TIMES_KEPT = 64;
 
 function withWorker(s: DeciderState, name: string, f: (w: WorkerView) => WorkerView): DeciderState {
-  return { ...s, workers: { ...s.workers, [name]: f(workerOf(s, name)) } };
+  return { ...s, workers: withEntry(s.workers, name, f(workerOf(s, name))) };
 }
 
 function closeIncident(s: DeciderState, id: string | undefined, status: IncidentView["status"], time: string): DeciderState {
-  const inc = id ? s.incidents[id] : undefined;
+  const inc = ownEntry(s.incidents, id);
   if (!inc || !id) return s;
-  const incidents = { ...s.incidents, [id]: { ...inc, status, closedAt: time } };
+  const incidents = withEntry(s.incidents, id, { ...inc, status, closedAt: time });
   const closed = Object.values(incidents).filter((i) => i.status !== "open");
   for (const old of closed.slice(0, Math.max(0, closed.length - CLOSED_INCIDENTS_KEPT))) delete incidents[old.id];
   return { ...s, incidents };
@@ -73,9 +73,10 @@ function evolveWorkers(s: DeciderState, e: VigilEvent): DeciderState {
       // incident (which a stable run resolves).
       const health = d.policy !== undefined && d.policy !== "crash-restart";
       const s2 = health ? s : withWorker(s, d.worker, (w) => ({ ...w, incident: id }));
-      const known = s2.incidents[id];
+      const known = ownEntry(s2.incidents, id);
       const policy = d.policy ?? known?.policy;
-      return { ...s2, incidents: { ...s2.incidents, [id]: { id, worker: d.worker, status: "open", reason: d.reason, openedAt: e.time, ...(policy ? { policy } : {}), ...(known?.lastAction ? { lastAction: known.lastAction } : {}) } } };
+      const opened: IncidentView = { id, worker: d.worker, status: "open", reason: d.reason, openedAt: e.time, ...(policy ? { policy } : {}), ...(known?.lastAction ? { lastAction: known.lastAction } : {}) };
+      return { ...s2, incidents: withEntry(s2.incidents, id, opened) };
     }
     case "dec.incident.resolved":
       // Only the worker's own (crash) incident is cleared: a health incident closing leaves it alone.
@@ -83,7 +84,7 @@ function evolveWorkers(s: DeciderState, e: VigilEvent): DeciderState {
     case "dec.incident.escalated": {
       // A crash loop marks the worker flapping (no more restarts); a health escalation stops it with a
       // command instead, and an essential worker it leaves running must still be restarted if it crashes.
-      const policy = e.incident ? s.incidents[e.incident]?.policy : undefined;
+      const policy = ownEntry(s.incidents, e.incident)?.policy;
       if (policy && policy !== "crash-restart") return closeIncident(s, e.incident, "escalated", e.time);
       return withWorker(closeIncident(s, e.incident, "escalated", e.time), d.worker, (w) => ({ ...w, incident: undefined, status: "flapping" }));
     }

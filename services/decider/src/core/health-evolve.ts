@@ -1,4 +1,4 @@
-import { eventName, healthOf, type DataOf, type DeciderState, type HealthView, type OutcomeStats, type PoliciesConfig, type VigilEvent, type WorkerHealthView } from "@vigil/events";
+import { eventName, healthOf, ownEntry, withEntry, type DataOf, type DeciderState, type HealthView, type OutcomeStats, type PoliciesConfig, type VigilEvent, type WorkerHealthView } from "@vigil/events";
 
 export interface EvolveContext {
   policies: PoliciesConfig;
@@ -10,16 +10,16 @@ function withHealth(s: DeciderState, f: (h: HealthView) => HealthView): DeciderS
 
 function count(s: DeciderState, key: string | undefined, field: keyof OutcomeStats): DeciderState {
   if (!key) return s;
-  const o = s.outcomes?.[key] ?? { attempts: 0, succeeded: 0, failed: 0 };
-  return { ...s, outcomes: { ...s.outcomes, [key]: { ...o, [field]: o[field] + 1 } } };
+  const o = ownEntry(s.outcomes, key) ?? { attempts: 0, succeeded: 0, failed: 0 };
+  return { ...s, outcomes: withEntry(s.outcomes, key, { ...o, [field]: o[field] + 1 }) };
 }
 
 /** Forgets the incident's latest action (once credited or blamed) and its worker's remediation record. */
 function settle(s: DeciderState, incident: string | undefined, field: "succeeded" | "failed", dropRemediation: boolean): DeciderState {
-  const inc = incident ? s.incidents[incident] : undefined;
+  const inc = ownEntry(s.incidents, incident);
   if (!inc || !incident) return s;
   let next = count(s, inc.lastAction, field);
-  if (inc.lastAction) next = { ...next, incidents: { ...next.incidents, [incident]: { ...inc, ...next.incidents[incident], lastAction: undefined } } };
+  if (inc.lastAction) next = { ...next, incidents: withEntry(next.incidents, incident, { ...inc, ...ownEntry(next.incidents, incident), lastAction: undefined }) };
   if (!dropRemediation || !next.health) return next;
   const remediations = Object.fromEntries(Object.entries(next.health.remediations).filter(([, r]) => r.incident !== incident));
   return { ...next, health: { ...next.health, remediations } };
@@ -37,19 +37,23 @@ export function evolveHealth(s: DeciderState, e: VigilEvent, ctx: EvolveContext)
       const d = e.data as DataOf<"obs.health.sample">;
       const thr = ctx.policies.cpu.thresholdPct;
       return withHealth(s, (h) => {
-        const workers: Record<string, WorkerHealthView> = {};
-        for (const w of d.workers) {
-          const prev = h.workers[w.worker];
-          const same = prev?.pid === w.pid;
-          const hot = w.cpuPct >= thr;
-          workers[w.worker] = {
-            pid: w.pid,
-            cpuPct: w.cpuPct,
-            rssBytes: w.rssBytes,
-            hotSamples: hot ? (same ? prev.hotSamples : 0) + 1 : 0,
-            coolSamples: hot ? 0 : (same ? prev.coolSamples : 0) + 1,
-          };
-        }
+        const workers: Record<string, WorkerHealthView> = Object.fromEntries(
+          d.workers.map((w): [string, WorkerHealthView] => {
+            const prev = ownEntry(h.workers, w.worker);
+            const same = prev?.pid === w.pid;
+            const hot = w.cpuPct >= thr;
+            return [
+              w.worker,
+              {
+                pid: w.pid,
+                cpuPct: w.cpuPct,
+                rssBytes: w.rssBytes,
+                hotSamples: hot ? (same ? prev.hotSamples : 0) + 1 : 0,
+                coolSamples: hot ? 0 : (same ? prev.coolSamples : 0) + 1,
+              },
+            ];
+          }),
+        );
         let { overheat, memory } = h;
         if (overheat && d.tempC !== null && d.tempC < overheat.recoverBelow) overheat = undefined;
         if (memory) memory = d.memPct < memory.recoverBelow ? undefined : { ...memory, highSamples: memory.highSamples + 1 };
@@ -73,7 +77,7 @@ export function evolveHealth(s: DeciderState, e: VigilEvent, ctx: EvolveContext)
       const id = e.incident;
       if (!id || !d.policy || d.policy === "crash-restart") return s;
       if (d.policy === "overheat") return withHealth(s, (h) => (h.overheat ? { ...h, overheat: { ...h.overheat, incident: id } } : h));
-      return withHealth(s, (h) => ({ ...h, remediations: { ...h.remediations, [d.worker]: { incident: id, policy: d.policy!, attempts: 0 } } }));
+      return withHealth(s, (h) => ({ ...h, remediations: withEntry(h.remediations, d.worker, { incident: id, policy: d.policy!, attempts: 0 }) }));
     }
     case "dec.remediation.decided": {
       const d = e.data as DataOf<"dec.remediation.decided">;
@@ -82,22 +86,22 @@ export function evolveHealth(s: DeciderState, e: VigilEvent, ctx: EvolveContext)
       if (d.policy === "overheat" && d.action === "pause") {
         next = withHealth(next, (h) => (h.overheat && !h.overheat.paused.includes(d.worker) ? { ...h, overheat: { ...h.overheat, paused: [...h.overheat.paused, d.worker] } } : h));
       }
-      const inc = id ? next.incidents[id] : undefined;
+      const inc = ownEntry(next.incidents, id);
       // Outcome tracking counts the remediations of the incident's own worker (not resumes, not the
       // extra pauses of an overheat incident). A new one in the same incident means the last did not work.
       if (!id || !inc || d.action === "resume" || inc.worker !== d.worker) return next;
       const key = `${d.policy}/${d.action}`;
       next = count(next, inc.lastAction, "failed");
       next = count(next, key, "attempts");
-      next = { ...next, incidents: { ...next.incidents, [id]: { ...inc, lastAction: key } } };
-      const r = next.health?.remediations[d.worker];
+      next = { ...next, incidents: withEntry(next.incidents, id, { ...inc, lastAction: key }) };
+      const r = ownEntry(next.health?.remediations, d.worker);
       if (r && r.incident === id) {
         next = withHealth(next, (h) => {
-          const hw = h.workers[d.worker];
+          const hw = ownEntry(h.workers, d.worker);
           return {
             ...h,
-            remediations: { ...h.remediations, [d.worker]: { ...r, attempts: r.attempts + 1, lastAction: key } },
-            workers: hw ? { ...h.workers, [d.worker]: { ...hw, hotSamples: 0, coolSamples: 0 } } : h.workers,
+            remediations: withEntry(h.remediations, d.worker, { ...r, attempts: r.attempts + 1, lastAction: key }),
+            workers: hw ? withEntry(h.workers, d.worker, { ...hw, hotSamples: 0, coolSamples: 0 }) : h.workers,
             memory: h.memory && d.policy === "memory" ? { ...h.memory, highSamples: 0 } : h.memory,
           };
         });
@@ -109,11 +113,11 @@ export function evolveHealth(s: DeciderState, e: VigilEvent, ctx: EvolveContext)
     case "dec.incident.escalated": {
       // Escalation is sticky for the process it gave up on: the record stays, marked, with its pid.
       const d = e.data as DataOf<"dec.incident.escalated">;
-      const r = s.health?.remediations[d.worker];
+      const r = ownEntry(s.health?.remediations, d.worker);
       const next = settle(s, e.incident, "failed", false);
       if (!r || r.incident !== e.incident) return next;
-      const pid = next.workers[d.worker]?.pid;
-      return withHealth(next, (h) => ({ ...h, remediations: { ...h.remediations, [d.worker]: { ...r, escalated: true, ...(pid ? { pid } : {}) } } }));
+      const pid = ownEntry(next.workers, d.worker)?.pid;
+      return withHealth(next, (h) => ({ ...h, remediations: withEntry(h.remediations, d.worker, { ...r, escalated: true, ...(pid ? { pid } : {}) }) }));
     }
     case "out.command.failed":
     case "out.command.rejected":

@@ -1,4 +1,4 @@
-import { healthOf, is, workerOf, type DeciderState, type VigilEvent } from "@vigil/events";
+import { healthOf, is, ownEntry, workerOf, type DeciderState, type VigilEvent } from "@vigil/events";
 import type { Draft, Policy, PolicyContext } from "./policy.js";
 import { remediateWorker } from "./remediate.js";
 import { draft } from "./policy.js";
@@ -8,7 +8,7 @@ function largest(state: DeciderState, ctx: PolicyContext): { name: string; rssBy
   const h = healthOf(state);
   let best: { name: string; rssBytes: number } | undefined;
   for (const w of ctx.workers) {
-    const hw = h.workers[w.name];
+    const hw = ownEntry(h.workers, w.name);
     if (w.essential || !hw || workerOf(state, w.name).status !== "running") continue;
     if (!best || hw.rssBytes > best.rssBytes) best = { name: w.name, rssBytes: hw.rssBytes };
   }

@@ -1,4 +1,4 @@
-import { derivedId, is, type DataOf, type DeciderState, type VigilEvent } from "@vigil/events";
+import { derivedId, is, ownEntry, type DataOf, type DeciderState, type VigilEvent } from "@vigil/events";
 import { draft, type Draft, type Policy, type PolicyContext } from "./policy.js";
 
 type Iface = DataOf<"obs.net.changed">["after"];
@@ -36,7 +36,7 @@ export const networkReattach: Policy = {
       }
       return out;
     }
-    if (is(e, "out.container.reattached") && e.incident && state.incidents[e.incident]?.status === "open") {
+    if (is(e, "out.container.reattached") && e.incident && ownEntry(state.incidents, e.incident)?.status === "open") {
       const where = e.data.vnics.map((v) => `${v.vnic} ${v.ip ?? "dhcp"} on ${v.network}`).join(", ");
       return [draft("dec.incident.resolved", { worker: e.data.worker, reason: `${e.data.worker} reattached: ${where}` }, e.incident)];
     }

@@ -1,4 +1,4 @@
-import { derivedId, healthOf, is, workerOf, type DeciderState, type VigilEvent, type WorkerConfig } from "@vigil/events";
+import { derivedId, healthOf, is, ownEntry, workerOf, type DeciderState, type VigilEvent, type WorkerConfig } from "@vigil/events";
 import { draft, type Draft, type Policy, type PolicyContext } from "./policy.js";
 
 /** Non-essential workers that are running, lowest priority first (config order breaks ties). */
@@ -59,7 +59,7 @@ export const overheat: Policy = {
         draft("dec.remediation.decided", { worker: w, policy: "overheat", action: "resume", attempt: 0, delayMs: 0, reason }, o.incident),
         draft("cmd.worker.resume", { worker: w, delayMs: 0, reason, requestedBy: "decider" }, o.incident),
       ]);
-    const owner = state.incidents[o.incident]?.worker ?? o.paused[0] ?? "unknown";
+    const owner = ownEntry(state.incidents, o.incident)?.worker ?? o.paused[0] ?? "unknown";
     return [...resumes, draft("dec.incident.resolved", { worker: owner, reason }, o.incident)];
   },
 };

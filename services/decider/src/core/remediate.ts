@@ -1,4 +1,4 @@
-import { derivedId, healthOf, workerOf, type DeciderState, type VigilEvent } from "@vigil/events";
+import { derivedId, healthOf, ownEntry, workerOf, type DeciderState, type VigilEvent } from "@vigil/events";
 import { draft, type Draft, type PolicyContext } from "./policy.js";
 
 export type RemedialAction = "restart" | "kill";
@@ -9,7 +9,7 @@ export function outcomeKey(policy: string, action: string): string {
 
 /** "restart has fixed cpu-failsafe 2 of 3 times", or "" before any history. */
 export function learnedRate(state: DeciderState, key: string): string {
-  const s = state.outcomes?.[key];
+  const s = ownEntry(state.outcomes, key);
   if (!s || s.succeeded + s.failed === 0) return "";
   return `; learned: ${key} fixed it ${s.succeeded} of ${s.succeeded + s.failed} times`;
 }
@@ -30,7 +30,7 @@ export function remediateWorker(
   if (!cfg) return []; // never act on a process Vigil does not manage
   const w = workerOf(state, o.worker);
   if (w.status !== "running") return []; // restarting, paused, stopped: not the process that was measured
-  const known = healthOf(state).remediations[o.worker];
+  const known = ownEntry(healthOf(state).remediations, o.worker);
   if (known?.escalated && known.pid === w.pid) return []; // given up on this process: an operator's turn
   const r = known?.escalated ? undefined : known;
   const incident = r?.incident ?? derivedId(e.id, o.policy, o.worker, "incident");
@@ -39,7 +39,7 @@ export function remediateWorker(
   const attempts = r?.attempts ?? 0;
   const key = outcomeKey(o.policy, o.action);
   const esc = ctx.policies.escalation;
-  const stats = state.outcomes?.[key];
+  const stats = ownEntry(state.outcomes, key);
   const rate = stats && stats.succeeded + stats.failed > 0 ? stats.succeeded / (stats.succeeded + stats.failed) : 1;
   const learnedBad = attempts > 0 && stats !== undefined && stats.attempts >= esc.minHistory && rate < esc.minSuccessRate;
   if (attempts >= esc.maxAttempts || learnedBad) {
@@ -66,7 +66,7 @@ export function remediateWorker(
 
 /** Resolves a worker's open health incident (the condition cleared), if one of `policies` opened it. */
 export function resolveRemediation(state: DeciderState, worker: string, policies: string[], reason: string): Draft[] {
-  const r = healthOf(state).remediations[worker];
+  const r = ownEntry(healthOf(state).remediations, worker);
   if (!r || r.escalated || !policies.includes(r.policy) || r.attempts === 0) return [];
   return [draft("dec.incident.resolved", { worker, reason }, r.incident)];
 }
