@@ -76,6 +76,12 @@ export const GatewaySchema = z
     commandBurst: z.number().int().min(1).default(10),
     /** A WebSocket client whose unsent data passes this is sent no more events until it drains (it is told how many it missed). */
     clientBufferBytes: z.number().int().min(16 * 1024).default(1024 * 1024),
+    /** Stream reads (GET /api/events, /api/incidents/<id>, a replay's read) running at once per token; past it: 429. */
+    readsPerToken: z.number().int().min(1).max(64).default(2),
+    /** Incident replays being played back at once per token; past it: an error frame (code "limit"). */
+    replaysPerToken: z.number().int().min(1).max(64).default(2),
+    /** Events one token's reads may take from the stream per minute (refilled continuously); past it: 429 with Retry-After. */
+    readEventsPerMinute: z.number().int().min(1_000).default(200_000),
   })
   .strict()
   .superRefine((g, ctx) => {

@@ -1,4 +1,4 @@
-import { LOCAL_TOKEN_NAME, hashToken, tailEvents, type EventWithSeq, type GatewayToken, type Logger, type NatsConnection, type Publisher, type VigilConfig, type VigilEvent } from "@vigil/events";
+import { LOCAL_TOKEN_NAME, hashToken, type EventWithSeq, type GatewayToken, type Logger, type NatsConnection, type Publisher, type VigilConfig, type VigilEvent } from "@vigil/events";
 import type { WebSocket } from "ws";
 import type { Principal } from "./auth.js";
 import type { Hub } from "./hub.js";
@@ -6,8 +6,9 @@ import { serialise } from "./hub.js";
 import type { CommandAction, ErrorCode, StartPoint } from "./protocol.js";
 import { subjectMatches } from "./protocol.js";
 import { createRateLimiter } from "./rate-limit.js";
-import { readEvents } from "./reader.js";
-import { incidentList, inIncident, workerRows, type HealthPoint, type WorkerRow } from "./views.js";
+import { createReadBudget, type Refusal, type Slot } from "./read-budget.js";
+import { openTail, readEvents, type ReadOptions, type ReadResult } from "./reader.js";
+import { incidentList, inIncident, ownEntry, workerRows, type HealthPoint, type WorkerRow } from "./views.js";
 import type { IncidentView } from "@vigil/events";
 
 export interface StateView {
@@ -21,6 +22,14 @@ export interface StateView {
   supervisorReportAt?: string;
   clients: number;
 }
+
+/** The most events one `/api/events` page or one incident timeline returns. */
+export const PAGE_MAX_EVENTS = 10_000;
+/** How far before an incident's opening its timeline starts (the exit that opened it has the same time), and how far past its closing it ends. */
+const INCIDENT_MARGIN_MS = 60_000;
+
+export type IncidentRead = { ok: true; incident: IncidentView | { id: string }; events: EventWithSeq[] } | { ok: false; code: ErrorCode; message: string; retryAfterMs?: number };
+export type PageRead = { ok: true; page: ReadResult } | Refusal;
 
 export type CommandResult =
   | { ok: true; command: { id: string; seq?: number; action: CommandAction; worker: string; requestedBy: string } }
@@ -37,7 +46,17 @@ export interface Gateway {
   subscriptions: { n: number };
   stateView(): StateView;
   sendCommand(p: Principal, action: CommandAction, worker: string, reason?: string): Promise<CommandResult>;
-  incidentEvents(id: string): Promise<EventWithSeq[]>;
+  /** An incident the decider knows (own properties only: ids like `__proto__` are not found). */
+  incident(id: string): IncidentView | undefined;
+  /**
+   * An incident's events in stream order, read from where it starts (the decider's state or the hub's
+   * index says): an id neither knows is not_found without touching the stream. Counts against the token's read budget.
+   */
+  incidentEvents(p: Principal, id: string): Promise<IncidentRead>;
+  /** One page of stored events (at most PAGE_MAX_EVENTS), against the token's read budget. */
+  readPage(p: Principal, q: Pick<ReadOptions, "filter" | "from" | "untilSeq" | "limit">): Promise<PageRead>;
+  /** A replay slot for the token, taken at once (synchronously); released when the replay ends. */
+  reserveReplay(p: Principal): Slot | Refusal;
   /** An ordered consumer from a start point, matching the filters; returns how to stop it. */
   tail(filters: string[], from: Exclude<StartPoint, "new">, onEvent: (e: EventWithSeq, json: string) => void): Promise<() => Promise<void>>;
 }
@@ -52,6 +71,7 @@ export function createGateway(deps: { nc: NatsConnection; config: VigilConfig; h
   const { nc, config, hub, publisher, log } = deps;
   const limiter = createRateLimiter({ perMinute: config.gateway.commandsPerMinute, burst: config.gateway.commandBurst });
   const clients = new Set<WebSocket>();
+  const budget = createReadBudget(config.gateway);
   const refuse = (reason: string) => hub.counters.commandsRefused.set(reason, (hub.counters.commandsRefused.get(reason) ?? 0) + 1);
 
   // Process workers and containers share one namespace and the same commands.
@@ -101,17 +121,54 @@ export function createGateway(deps: { nc: NatsConnection; config: VigilConfig; h
       if (published.seq !== undefined) command.seq = published.seq;
       return { ok: true, command };
     },
-    async incidentEvents(id) {
-      const known = hub.snapshot()?.state.incidents[id];
-      // The exit that opened it carries the same time as the opening: start a little before.
-      const from = known ? { time: new Date(Date.parse(known.openedAt) - 60_000) } : ("all" as const);
-      const r = await readEvents(nc, { stream: config.stream.name, filter: `vigil.${config.device}.>`, from, where: (e: VigilEvent) => inIncident(e, id), limit: 10_000 });
-      return r.events;
+    incident(id) {
+      return ownEntry(hub.snapshot()?.state.incidents, id);
+    },
+    async incidentEvents(p, id) {
+      const known = ownEntry(hub.snapshot()?.state.incidents, id);
+      const span = hub.incidentSpan(id);
+      const opened = known ? Date.parse(known.openedAt) : NaN;
+      if (!span && Number.isNaN(opened)) return { ok: false, code: "not_found", message: `no incident ${id}` };
+      // Taken before any await: concurrent reads of one token cannot all pass the check.
+      const slot = budget.reserveRead(p.name);
+      if (!slot.ok) return slot;
+      try {
+        const closed = known?.closedAt ? Date.parse(known.closedAt) : NaN;
+        const o: ReadOptions = {
+          stream: config.stream.name,
+          filter: `vigil.${config.device}.>`,
+          // The decider's opening time reaches back further than the hub (which saw only recent events).
+          from: !Number.isNaN(opened) ? { time: new Date(opened - INCIDENT_MARGIN_MS) } : { seq: span!.first },
+          where: (e: VigilEvent) => inIncident(e, id),
+          limit: PAGE_MAX_EVENTS,
+        };
+        if (span) o.untilSeq = span.last;
+        if (!Number.isNaN(closed)) o.endAt = (e) => Date.parse(e.time) > closed + INCIDENT_MARGIN_MS;
+        const r = await readEvents(nc, o);
+        budget.spend(p.name, r.scanned);
+        return { ok: true, incident: known ?? { id }, events: r.events };
+      } finally {
+        slot.release();
+      }
+    },
+    async readPage(p, q) {
+      const slot = budget.reserveRead(p.name);
+      if (!slot.ok) return slot;
+      try {
+        const r = await readEvents(nc, { stream: config.stream.name, ...q, limit: Math.min(q.limit, PAGE_MAX_EVENTS) });
+        budget.spend(p.name, r.scanned);
+        return { ok: true, page: r };
+      } finally {
+        slot.release();
+      }
+    },
+    reserveReplay(p) {
+      return budget.reserveReplay(p.name);
     },
     async tail(filters, from, onEvent) {
       const one = filters.length === 1 ? filters[0]! : "vigil.>";
       const start = from === "all" ? "all" : "seq" in from ? from : { time: new Date(from.time) };
-      const t = await tailEvents(nc, { stream: config.stream.name, filter: one, from: start }, (e) => {
+      const t = await openTail(nc, { stream: config.stream.name, filter: one, from: start }, (e) => {
         if (filters.length === 1 || filters.some((f) => subjectMatches(f, e.subject))) onEvent(e, serialise(e));
       });
       return () => t.stop();

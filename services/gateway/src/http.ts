@@ -4,10 +4,9 @@ import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "@vigil/events";
 import { authenticate, bearerToken, originAllowed, type Principal } from "./auth.js";
-import type { Gateway } from "./gateway.js";
+import { PAGE_MAX_EVENTS, type Gateway } from "./gateway.js";
 import { renderMetrics } from "./metrics.js";
 import { COMMAND_ACTIONS, validFilter, type CommandAction, type ErrorCode } from "./protocol.js";
-import { readEvents } from "./reader.js";
 
 /** The web page: plain files beside dist/, no build step. */
 export const PUBLIC_DIR = fileURLToPath(new URL("../public/", import.meta.url));
@@ -31,7 +30,7 @@ function securityHeaders(res: ServerResponse): void {
   res.setHeader("X-Content-Type-Options", "nosniff");
   res.setHeader("X-Frame-Options", "DENY");
   res.setHeader("Referrer-Policy", "no-referrer");
-  res.setHeader("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+  res.setHeader("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
   res.setHeader("Cache-Control", "no-store");
 }
 
@@ -40,6 +39,9 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
   res.end(text);
 }
+
+/** Retry-After in whole seconds (at least 1) for a refusal that says how long to wait. */
+const retryAfter = (ms: number | undefined): Record<string, string> => (ms ? { "Retry-After": String(Math.max(1, Math.ceil(ms / 1000))) } : {});
 
 function fail(res: ServerResponse, code: ErrorCode, message: string, extra: Record<string, string> = {}): void {
   for (const [k, v] of Object.entries(extra)) res.setHeader(k, v);
@@ -130,7 +132,7 @@ export function createHttpHandler(gw: Gateway, log: Logger) {
       const ok = !gw.nc.isClosed();
       return json(res, ok ? 200 : 503, { ok, device: cfg.device, clients: gw.clients.size });
     }
-    if (method === "GET" && STATIC[path]) return serveStatic(res, STATIC[path]!);
+    if (method === "GET" && Object.hasOwn(STATIC, path)) return serveStatic(res, STATIC[path]!);
     if (path !== "/metrics" && !path.startsWith("/api/")) return fail(res, "not_found", `no ${path} here`);
 
     if (!originAllowed(req.headers.origin, req.headers.host, cfg.gateway.allowedOrigins)) {
@@ -152,11 +154,10 @@ export function createHttpHandler(gw: Gateway, log: Logger) {
     if (path === "/api/incidents" && method === "GET") return json(res, 200, { incidents: gw.stateView().incidents });
     const inc = /^\/api\/incidents\/([A-Za-z0-9_-]{1,128})$/.exec(path);
     if (inc && method === "GET") {
-      const id = inc[1]!;
-      const events = await gw.incidentEvents(id);
-      const incident = gw.hub.snapshot()?.state.incidents[id];
-      if (events.length === 0 && !incident) return fail(res, "not_found", `no incident ${id}`);
-      return json(res, 200, { incident: incident ?? { id }, events });
+      const r = await gw.incidentEvents(who, inc[1]!);
+      if (!r.ok) return fail(res, r.code, r.message, retryAfter(r.retryAfterMs));
+      if (r.events.length === 0 && !gw.incident(inc[1]!)) return fail(res, "not_found", `no incident ${inc[1]}`);
+      return json(res, 200, { incident: r.incident, events: r.events });
     }
     if (path === "/api/events" && method === "GET") {
       const q = url.searchParams;
@@ -173,9 +174,12 @@ export function createHttpHandler(gw: Gateway, log: Logger) {
       if (since !== null && Number.isNaN(Date.parse(since))) return fail(res, "bad_request", "since: an ISO date-time");
       const from = seq !== null ? { seq: num(seq, "seq", 1)! } : since !== null ? { time: new Date(Date.parse(since)) } : ("all" as const);
       const untilSeq = num(q.get("until"), "until", 1);
-      const limit = Math.min(num(q.get("limit"), "limit", 1) ?? 10_000, 200_000);
-      const r = await readEvents(gw.nc, { stream: cfg.stream.name, filter, from, limit, ...(untilSeq !== undefined ? { untilSeq } : {}) });
-      return json(res, 200, r);
+      // Pages of at most PAGE_MAX_EVENTS; `next` is the `seq` of the next page (null: nothing more up to `until` or the stream's end).
+      const limit = Math.min(num(q.get("limit"), "limit", 1) ?? PAGE_MAX_EVENTS, PAGE_MAX_EVENTS);
+      const r = await gw.readPage(who, { filter, from, limit, ...(untilSeq !== undefined ? { untilSeq } : {}) });
+      if (!r.ok) return fail(res, r.code === "limit" ? "rate_limited" : r.code, r.message, retryAfter(r.retryAfterMs));
+      const { events, lastSeq, next } = r.page;
+      return json(res, 200, { events, lastSeq, next, truncated: next !== null });
     }
     if (path === "/api/commands") {
       if (method !== "POST") return fail(res, "bad_request", "POST a command: {action, worker, reason?, wait?}", { Allow: "POST" });
@@ -186,7 +190,7 @@ export function createHttpHandler(gw: Gateway, log: Logger) {
       if (typeof b.worker !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(b.worker)) return fail(res, "bad_request", "worker: a declared worker's name");
       if (b.reason !== undefined && (typeof b.reason !== "string" || b.reason.length > 1024)) return fail(res, "bad_request", "reason: a string of at most 1024 characters");
       const r = await gw.sendCommand(who, b.action as CommandAction, b.worker, b.reason as string | undefined);
-      if (!r.ok) return fail(res, r.code, r.message, r.retryAfterMs ? { "Retry-After": String(Math.ceil(r.retryAfterMs / 1000)) } : {});
+      if (!r.ok) return fail(res, r.code, r.message, retryAfter(r.retryAfterMs));
       if (b.wait === true) {
         const outcome = await gw.hub.waitForOutcome(r.command.id, 15_000);
         return json(res, outcome ? 200 : 202, { command: r.command, outcome: outcome ?? null });

@@ -1,6 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, KvWatchInclude } from "@nats-io/kv";
 import { DECIDER_BUCKET, eventName, tailEvents, type DeciderSnapshot, type DeciderState, type EventWithSeq, type Logger, type NatsConnection, type Tail, type VigilConfig } from "@vigil/events";
+import { createIncidentIndex, type IncidentSpan } from "./incident-index.js";
 import { countEvent, newCounters, type ConsumerLag, type Counters } from "./metrics.js";
 import { subjectMatches } from "./protocol.js";
 import { healthPoint, type HealthPoint, type SupervisorReport } from "./views.js";
@@ -23,6 +24,8 @@ export interface Hub {
   health(): HealthPoint[];
   /** The last stream sequence the hub has seen. */
   lastSeq(): number;
+  /** Where an incident's events are in the stream, if the hub has seen any (since HEALTH_WINDOW_MS before it started). */
+  incidentSpan(id: string): IncidentSpan | undefined;
   addLive(l: LiveListener): () => void;
   onState(f: (s: DeciderSnapshot) => void): () => void;
   /** Resolves with the outcome (`out.*`) of a command id, or undefined after `timeoutMs`. */
@@ -55,6 +58,7 @@ export async function startHub(nc: NatsConnection, config: VigilConfig, log: Log
   let supervisor: SupervisorReport | undefined;
   let snapshot: DeciderSnapshot | undefined;
   let seen = 0;
+  const incidents = createIncidentIndex();
 
   // Events already stored when the hub starts fill the charts and caches but are not "live".
   const startSeq = (await jsm.streams.info(streamName)).state.last_seq;
@@ -62,6 +66,7 @@ export async function startHub(nc: NatsConnection, config: VigilConfig, log: Log
 
   const onEvent = (e: EventWithSeq) => {
     seen = e.seq;
+    incidents.add(e);
     const name = eventName(e);
     if (name === "sys.service.heartbeat" && Array.isArray((e.data as any)?.workers) && (e.data as any).service === "supervisor") {
       supervisor = { at: e.time, workers: (e.data as any).workers };
@@ -115,6 +120,7 @@ export async function startHub(nc: NatsConnection, config: VigilConfig, log: Log
     supervisor: () => supervisor,
     health: () => health,
     lastSeq: () => seen,
+    incidentSpan: (id) => incidents.get(id),
     addLive(l) {
       listeners.add(l);
       return () => void listeners.delete(l);

@@ -4,9 +4,8 @@ import { authenticate, canCommand, type Principal } from "./auth.js";
 import type { Gateway } from "./gateway.js";
 import { CLOSE_UNAUTHORIZED, parseRequest, PROTOCOL_VERSION, type ErrorCode, type Request } from "./protocol.js";
 
-/** Per connection: at most this many subscriptions and replays at a time. */
+/** Per connection: at most this many subscriptions at a time (replays are limited per token: gateway.replaysPerToken). */
 export const MAX_SUBSCRIPTIONS = 16;
-export const MAX_REPLAYS = 2;
 /** A connection that has not authenticated within this long is closed with 4401. */
 export const AUTH_TIMEOUT_MS = 5_000;
 /** Events queued for one subscription within one tick before they are dropped like a slow client's. */
@@ -42,7 +41,7 @@ export function startSession(ws: WebSocket, gw: Gateway, initial: Principal | un
   const send = (obj: unknown) => {
     if (!closed && ws.readyState === ws.OPEN) ws.send(JSON.stringify(obj));
   };
-  const error = (id: string | null, code: ErrorCode, message: string) => send({ type: "error", id, code, message });
+  const error = (id: string | null, code: ErrorCode, message: string, retryAfterMs?: number) => send({ type: "error", id, code, message, ...(retryAfterMs ? { retryAfterMs } : {}) });
 
   const authTimer = principal
     ? undefined
@@ -168,10 +167,21 @@ export function startSession(ws: WebSocket, gw: Gateway, initial: Principal | un
         return send({ type: "command", id: req.id, command: r.command });
       }
       case "replay": {
-        if (replays.size >= MAX_REPLAYS) return error(req.id, "limit", `at most ${MAX_REPLAYS} replays at a time per connection`);
-        const events = await gw.incidentEvents(req.incident);
-        if (events.length === 0) return error(req.id, "not_found", `no events of incident ${req.incident}`);
-        return replay(req.id, req.incident, events, req.speed);
+        if (replays.has(req.id)) return error(req.id, "bad_request", `a replay with id ${req.id} is running`);
+        // Taken before the read's first await, so concurrent replays of one token cannot all pass.
+        const slot = gw.reserveReplay(principal);
+        if (!slot.ok) return error(req.id, slot.code, slot.message, slot.retryAfterMs);
+        let started = false;
+        try {
+          const r = await gw.incidentEvents(principal, req.incident);
+          if (!r.ok) return error(req.id, r.code, r.message, r.retryAfterMs);
+          if (r.events.length === 0) return error(req.id, "not_found", `no events of incident ${req.incident}`);
+          if (closed) return;
+          started = true;
+          return replay(req.id, req.incident, r.events, req.speed, slot.release);
+        } finally {
+          if (!started) slot.release();
+        }
       }
       case "cancel": {
         const c = replays.get(req.replay);
@@ -183,12 +193,13 @@ export function startSession(ws: WebSocket, gw: Gateway, initial: Principal | un
   }
 
   /** Plays an incident back in stream order, pausing between events as they happened divided by `speed`. */
-  function replay(id: string, incident: string, events: EventWithSeq[], speed: number): void {
+  function replay(id: string, incident: string, events: EventWithSeq[], speed: number, release: () => void): void {
     let i = 0;
     let timer: NodeJS.Timeout | undefined;
     const end = (cancelled: boolean) => {
       if (timer) clearTimeout(timer);
       replays.delete(id);
+      release();
       send({ type: "replay.done", id, replay: id, incident, sent: i, cancelled });
     };
     replays.set(id, () => end(true));

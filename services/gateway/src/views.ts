@@ -1,5 +1,13 @@
 import { eventName, type DeciderState, type IncidentView, type VigilEvent, type WorkerConfig } from "@vigil/events";
 
+/**
+ * `rec[key]` when `rec` has it as its own property: ids from the network (`__proto__`, `constructor`,
+ * `toString`…) must not find what every object inherits. Works on plain and null-prototype records.
+ */
+export function ownEntry<T>(rec: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return rec !== undefined && rec !== null && Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
+
 /** What the console shows of one worker: the decider's view, with what the supervisor last reported. */
 export interface WorkerRow {
   name: string;
@@ -27,7 +35,7 @@ export function workerRows(declared: ReadonlyArray<Pick<WorkerConfig, "name" | "
   for (const n of Object.keys(state?.workers ?? {})) if (!names.includes(n)) names.push(n);
   return names.map((name) => {
     const cfg = declared.find((w) => w.name === name);
-    const w = state?.workers[name];
+    const w = ownEntry(state?.workers, name);
     const hb = report?.workers.find((x) => x.name === name);
     const row: WorkerRow = {
       name,
