@@ -22,12 +22,22 @@ export const RestartPolicySchema = z
   .strict();
 export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
 
+/** An environment variable a worker may be given; Vigil's own (VIGIL_*) never reach a worker (docs/security.md). */
+const WorkerEnvNameSchema = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name (letters, digits, '_'; not starting with a digit)")
+  .superRefine((n, ctx) => {
+    if (n.startsWith("VIGIL_")) ctx.addIssue({ code: "custom", message: `"${n}": VIGIL_* variables are Vigil's own (bus credentials, secrets) and are never passed to a worker (VIGIL_WORKER is set for it)` });
+  });
+
 export const WorkerSchema = z
   .object({
     name: NameSchema,
     command: z.string().min(1),
     args: z.array(z.string()).default([]),
     env: z.record(z.string(), z.string()).default({}),
+    /** Variables of the supervisor's environment passed through by name (a worker starts from a clean environment). */
+    inheritEnv: z.array(WorkerEnvNameSchema).default([]),
     /** Relative paths resolve against the config file's folder. */
     cwd: z.string().optional(),
     /** Essential workers are never paused to save the device. */
@@ -111,6 +121,8 @@ export const TelemetrySchema = z
     url: z.string().url("must be an http(s) URL").regex(/^https?:\/\//, "must start with http:// or https://").optional(),
     /** Shared secret for the HMAC-SHA256 signature header (`X-Vigil-Signature: sha256=<hex>`). */
     secret: z.string().min(16, "must be at least 16 characters").optional(),
+    /** Or a file holding it (mode 0600; relative to the config file), read by the telemetry service only. */
+    secretFile: z.string().min(1).optional(),
     /** One subject filter (a 2.9 server takes one); default `vigil.<device>.>`. */
     filter: z.string().min(1).optional(),
     /** Subject suffix after `vigil.<device>.` → forward one in N (1: all, 0: none); skipped events are acked. */
@@ -144,7 +156,7 @@ export const TelemetrySchema = z
   })
   .strict()
   .superRefine((t, ctx) => {
-    if (t.url && !t.secret) ctx.addIssue({ code: "custom", path: ["secret"], message: "is required when telemetry.url is set" });
+    if (t.url && !t.secret && !t.secretFile) ctx.addIssue({ code: "custom", path: ["secret"], message: "is required when telemetry.url is set (or telemetry.secretFile)" });
     if (t.tls && !!t.tls.cert !== !!t.tls.key) ctx.addIssue({ code: "custom", path: ["tls"], message: "cert and key must be given together" });
   });
 export type TelemetryConfig = z.infer<typeof TelemetrySchema>;
@@ -255,6 +267,7 @@ const ENV_OVERRIDES: Array<[string, (c: Record<string, any>, v: string) => void]
   ["VIGIL_STREAM_SETUP", (c, v) => ((c.stream ??= {}).setup = v)],
   ["VIGIL_TELEMETRY_URL", (c, v) => ((c.telemetry ??= {}).url = v)],
   ["VIGIL_TELEMETRY_SECRET", (c, v) => ((c.telemetry ??= {}).secret = v)],
+  ["VIGIL_TELEMETRY_SECRET_FILE", (c, v) => ((c.telemetry ??= {}).secretFile = v)],
   ["VIGIL_GATEWAY_PORT", (c, v) => ((c.gateway ??= {}).port = Number(v))],
   ["VIGIL_FLEET_HUB", (c, v) => ((c.fleet ??= {}).hub = v)],
   ["VIGIL_DOCKER_SOCKET", (c, v) => ((c.docker ??= {}).socketPath = v)],
@@ -290,6 +303,24 @@ export function parseConfig(raw: unknown, opts: { origin?: string; configDir?: s
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, origin));
   const configDir = opts.configDir ?? process.cwd();
   return { ...parsed.data, dataDir: resolve(configDir, parsed.data.dataDir), configDir };
+}
+
+/**
+ * The telemetry secret: `telemetry.secret`, else the contents of `telemetry.secretFile`. Only the
+ * telemetry service calls this, so the other services that load the same config never read the file.
+ */
+export function telemetrySecret(config: Pick<VigilConfig, "telemetry" | "configDir">): string | undefined {
+  const t = config.telemetry;
+  if (t.secret || !t.secretFile) return t.secret;
+  const file = resolve(config.configDir, t.secretFile);
+  let secret: string;
+  try {
+    secret = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`telemetry.secretFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (secret.length < 16) throw new ConfigError(`telemetry.secretFile: ${file} must hold a secret of at least 16 characters`);
+  return secret;
 }
 
 /** Loads `path` (or `VIGIL_CONFIG`, or `./vigil.yaml` when it exists) and validates it. */

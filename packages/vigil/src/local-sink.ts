@@ -9,15 +9,23 @@ const require = createRequire(import.meta.url);
 
 export interface LocalSink {
   url: string;
+  /** The HMAC secret's file (0600): telemetry is given this path, never the secret itself. */
+  secretFile: string;
   child: ChildProcess;
   stop(): Promise<void>;
 }
 
 /**
- * The demo's cloud: `vigil up` runs the local sink (packages/sink) as a process and points telemetry at
- * it through VIGIL_TELEMETRY_URL / VIGIL_TELEMETRY_SECRET — unless the config names a real cloud
- * (telemetry.url), or VIGIL_SINK=off. The secret is generated once and kept in <dataDir>/sink.secret (0600).
+ * The demo's cloud: `vigil up` runs the local sink (packages/sink) as a process, unless the config
+ * names a real cloud (telemetry.url), or VIGIL_SINK=off. The secret is generated once and kept in
+ * <dataDir>/sink.secret (0600); the sink gets it in its own environment, and `vigil up` points only
+ * telemetry at it (VIGIL_TELEMETRY_URL, VIGIL_TELEMETRY_SECRET_FILE) — docs/security.md.
  */
+/** The sink needs no bus credentials nor other secrets of vigil up's environment. */
+function sinkEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !/^VIGIL_(NATS_(USER|PASS|TOKEN)|TELEMETRY_SECRET|TOKEN)/.test(k)));
+}
+
 export async function startLocalSink(config: VigilConfig, env: NodeJS.ProcessEnv, logDir: string): Promise<LocalSink | undefined> {
   if (config.telemetry.url || env.VIGIL_SINK === "off") return undefined;
   const secretFile = join(config.dataDir, "sink.secret");
@@ -26,7 +34,7 @@ export async function startLocalSink(config: VigilConfig, env: NodeJS.ProcessEnv
   const main = join(dirname(require.resolve("@vigil/sink/package.json")), "dist", "main.js");
   const out = openSync(join(logDir, "sink.log"), "a");
   const child = spawn(process.execPath, [main, "--port", env.VIGIL_SINK_PORT ?? "0", "--data-dir", join(config.dataDir, "sink")], {
-    env: { ...env, VIGIL_SINK_SECRET: secret },
+    env: { ...sinkEnv(env), VIGIL_SINK_SECRET: secret },
     stdio: ["ignore", "pipe", out, "ipc"],
     detached: true,
   });
@@ -41,10 +49,9 @@ export async function startLocalSink(config: VigilConfig, env: NodeJS.ProcessEnv
     child.once("exit", (code) => reject(new Error(`the local sink exited with ${code}; see ${join(logDir, "sink.log")}`)));
   });
   child.stdout!.resume();
-  env.VIGIL_TELEMETRY_URL = url;
-  env.VIGIL_TELEMETRY_SECRET = secret;
   return {
     url,
+    secretFile,
     child,
     stop: () =>
       new Promise<void>((resolve) => {

@@ -55,6 +55,7 @@ export async function up(o: UpOptions): Promise<number> {
   let config: VigilConfig = loadConfig(configPath, env); // a ConfigError ends here with exit 2
   say(`config ${resolve(configPath)}${isDemo ? " (the bundled demo)" : ""}; device ${config.device}; data in ${config.dataDir}`);
   mkdirSync(config.dataDir, { recursive: true });
+  keepSecretsOutOfSharedEnv(env, config.dataDir);
 
   let nats: EmbeddedNats | undefined;
   let users: BusUser[] | undefined;
@@ -91,16 +92,27 @@ export async function up(o: UpOptions): Promise<number> {
   }
 }
 
+/**
+ * The environment every service inherits holds no secret (docs/security.md, "Where each secret goes"):
+ * a telemetry secret given to vigil up (VIGIL_TELEMETRY_SECRET) moves into <dataDir>/telemetry.secret
+ * (0600) and the services get its path, which only telemetry reads; VIGIL_TOKEN is the CLI's, no service's.
+ */
+function keepSecretsOutOfSharedEnv(env: NodeJS.ProcessEnv, dataDir: string): void {
+  const secret = env.VIGIL_TELEMETRY_SECRET;
+  delete env.VIGIL_TELEMETRY_SECRET;
+  delete env.VIGIL_TOKEN;
+  if (!secret) return;
+  const file = join(dataDir, "telemetry.secret");
+  writeFileSync(file, secret, { mode: 0o600 });
+  chmodSync(file, 0o600); // an older file keeps its mode through writeFileSync
+  env.VIGIL_TELEMETRY_SECRET_FILE = file;
+}
+
 async function run(o: UpOptions, config: VigilConfig, configPath: string, env: NodeJS.ProcessEnv, nats: EmbeddedNats | undefined, users?: BusUser[]): Promise<number> {
   const nc = await connectBus(config.nats, "vigil-up", { waitOnFirstConnect: false });
   await ensureStream(await jetstreamManager(nc, { checkAPI: false }), config.stream);
   // Set up by admin, so that no service needs the right to create streams.
   if (users) await new Kvm(nc).create(DECIDER_BUCKET, { history: 1 });
-  const serviceEnv = (name: string): NodeJS.ProcessEnv => {
-    const u = users?.find((x) => x.user === name);
-    // Admin set the stream up above; a service's own user may only wait for it.
-    return u ? { ...env, ...credentialEnv(u), VIGIL_STREAM_SETUP: "wait" } : env;
-  };
   env.VIGIL_CONFIG = resolve(configPath);
   const uplink = config.fleet && nats?.monitorUrl && nats.logFile ? await startUplinkWatch(nc, config, { monitorUrl: nats.monitorUrl, logFile: nats.logFile }, say) : undefined;
 
@@ -131,10 +143,17 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
       setTimeout(() => !shuttingDown && launch(s), delay);
     });
   }
-  const consoleLine = SERVICES.includes("gateway" as ServiceName) ? consoleBanner(config) : undefined;
+  const consoleLine = SERVICES.includes("gateway" as ServiceName) ? consoleBanner(config, { tty: process.stdout.isTTY === true }) : undefined;
   // The demo's cloud (packages/sink), unless telemetry.url names a real one; telemetry is pointed at it.
   const sink = await startLocalSink(config, env, logDir);
   if (sink) say(`local cloud sink at ${sink.url} (counts: ${sink.url.replace("/v1/events", "/counts")}); telemetry forwards to it`);
+  // Each service gets its own bus user, and only telemetry is told where the sink and its secret are.
+  const serviceEnv = (name: string): NodeJS.ProcessEnv => {
+    const u = users?.find((x) => x.user === name);
+    const own: NodeJS.ProcessEnv = name === "telemetry" && sink ? { VIGIL_TELEMETRY_URL: sink.url, VIGIL_TELEMETRY_SECRET_FILE: sink.secretFile } : {};
+    // Admin set the stream up above; a service's own user may only wait for it.
+    return u ? { ...env, ...own, ...credentialEnv(u), VIGIL_STREAM_SETUP: "wait" } : { ...env, ...own };
+  };
   for (const s of services) launch(s);
   say(`services: ${services.map((s) => `${s.name} (pid ${s.child?.pid})`).join(", ")}; logs in ${logDir}`);
 

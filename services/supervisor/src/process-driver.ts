@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger, WorkerConfig } from "@vigil/events";
+import { workerEnv } from "./worker-env.js";
 
 export type RunStatus = "running" | "paused" | "stopped" | "exited";
 
@@ -104,7 +105,8 @@ export class ProcessDriver {
     try {
       child = spawn(w.command, w.args, {
         cwd: resolve(this.opts.baseDir, w.cwd ?? "."),
-        env: { ...process.env, ...w.env, VIGIL_WORKER: name },
+        // A clean environment: the supervisor's own holds its bus password (docs/security.md, "What workers get").
+        env: workerEnv(process.env, w),
         // Own process group: stop/pause reach the worker's children too, and a Ctrl-C meant for vigil does not.
         detached: true,
         stdio: ["ignore", out, out],

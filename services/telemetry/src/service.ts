@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createPublisher, VERSION, type ServiceContext } from "@vigil/events";
+import { createPublisher, telemetrySecret, VERSION, type ServiceContext } from "@vigil/events";
 import { startForwarder } from "./forwarder.js";
 import { systemSampler } from "./system.js";
 import { createUploader } from "./upload.js";
@@ -13,7 +13,9 @@ import { createUploader } from "./upload.js";
 export async function startTelemetry(ctx: ServiceContext): Promise<() => Promise<void>> {
   const { config, log } = ctx;
   const t = config.telemetry;
-  if (!t.url || !t.secret) {
+  // From telemetry.secret or telemetry.secretFile (what vigil up passes): only this service reads the file.
+  const secret = t.url ? telemetrySecret(config) : undefined;
+  if (!t.url || !secret) {
     log.info("telemetry is idle: no telemetry.url configured (set telemetry.url and telemetry.secret, or VIGIL_TELEMETRY_URL / VIGIL_TELEMETRY_SECRET); nothing is forwarded");
     return async () => undefined;
   }
@@ -31,7 +33,7 @@ export async function startTelemetry(ctx: ServiceContext): Promise<() => Promise
         ...(t.tls.ca ? { ca: resolve(config.configDir, t.tls.ca) } : {}),
       }
     : undefined;
-  const uploader = createUploader({ url: t.url, secret: t.secret, gzip: t.gzip, timeoutMs: t.requestTimeoutMs, device: config.device, ...(tls ? { tls } : {}) });
+  const uploader = createUploader({ url: t.url, secret, gzip: t.gzip, timeoutMs: t.requestTimeoutMs, device: config.device, ...(tls ? { tls } : {}) });
   const forwarder = await startForwarder({ js: ctx.js, jsm: ctx.jsm, stream: config.stream.name, device: config.device, config: t, uploader, log, emit });
 
   const sample = systemSampler(config.dataDir);
