@@ -29,6 +29,7 @@ import { fuzzConfig, runUp } from "./fuzz-config.js";
 import { fuzzHttp } from "./fuzz-http.js";
 import { createRng, seedFrom } from "./fuzz-rng.js";
 import { fuzzWebSocket } from "./fuzz-ws.js";
+import { integerOption, optionText } from "./lib/options.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = resolve(HERE, "..");
@@ -43,15 +44,9 @@ const SERVICES = ["decider", "supervisor", "health", "gateway", "telemetry", "ne
 const CONSUMERS = { supervisor: `vigil.${DEVICE}.cmd.>`, decider: `vigil.${DEVICE}.>`, netmon: `vigil.${DEVICE}.cmd.net.>` };
 
 const progress = (msg: string) => process.stderr.write(`fuzz: ${msg}\n`);
-function num(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return dflt;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${process.argv[i + 1]}: a whole number ≥ 1`);
-  return n;
-}
-const outIdx = process.argv.indexOf("--out");
-const OUT_DIR = outIdx >= 0 ? resolve(process.argv[outIdx + 1]!) : join(BENCH_DIR, "results");
+const num = (name: string, dflt: number) => integerOption(name, undefined, dflt);
+const outArg = optionText("out", undefined);
+const OUT_DIR = outArg !== undefined ? resolve(outArg) : join(BENCH_DIR, "results");
 const PER_SURFACE = num("per-surface", 10_000);
 const CONFIGS = num("configs", 1_000);
 const UP_SAMPLE = num("up-sample", 50);
@@ -149,7 +144,7 @@ async function main(): Promise<number> {
       live!.once("open", () => r());
       live!.once("error", j);
     });
-    live.send(JSON.stringify({ id: "live", op: "subscribe", filters: [`vigil.${DEVICE}.sys.service.heartbeat`] }));
+    live.send(JSON.stringify({ id: "live", op: "subscribe", filters: [`vigil.${DEVICE}.sys.service.*.heartbeat`] }));
     await until("the live subscription", () => subscribed || undefined, 10_000);
     let beat = 0;
     probeTimer = setInterval(() => {

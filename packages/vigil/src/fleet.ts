@@ -131,7 +131,7 @@ export async function fleetStatus(nc: NatsConnection, jsm: JetStreamManager, str
     reports.push(
       deviceReport(device, sourceInfo.get(device), {
         last: await lastEvent(jsm, stream, `vigil.${device}.>`),
-        heartbeat: await lastEvent(jsm, stream, `vigil.${device}.sys.service.heartbeat`),
+        heartbeat: await lastEvent(jsm, stream, `vigil.${device}.sys.service.*.heartbeat`),
         incidents: await readAll(nc, stream, `vigil.${device}.dec.incident.>`),
       }),
     );

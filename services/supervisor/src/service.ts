@@ -2,13 +2,13 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   createPublisher,
+  deciderLifecycle,
   derivedId,
   deviceFilter,
   eventName,
   REFLEX_REQUESTER,
   RestartPolicySchema,
   startConsumer,
-  subjectFor,
   type DataOf,
   type Publisher,
   type ServiceContext,
@@ -384,8 +384,9 @@ export async function startSupervisor(ctx: ServiceContext): Promise<() => Promis
   });
 
   // Degraded mode's inputs: the decider's heartbeats (a plain subscription: only the live ones count)
-  // and the connection's state.
-  const deciderBeats = ctx.nc.subscribe(subjectFor(config.device, "sys", "service.>"), {
+  // and the connection's state. Only the decider's own lifecycle subject: no other service's user
+  // may publish there, so no one else can fake its proof of life (docs/decisions/0008).
+  const deciderBeats = ctx.nc.subscribe(deciderLifecycle(config.device), {
     callback: (_err, m) => {
       try {
         if ((m.json() as { data?: { service?: string } }).data?.service === "decider") {
