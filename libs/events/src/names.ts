@@ -27,5 +27,5 @@ export const NameSchema = z
   .regex(/^[A-Za-z0-9_-]+$/, "must use only letters, digits, '_' and '-'")
   .max(64)
   .refine((n) => !RESERVED_NAMES.has(n), {
-    error: (iss) => `"${String(iss.input)}" is reserved: built-in JavaScript object property names (__proto__, constructor, toString, valueOf, hasOwnProperty …) cannot be names; choose another`,
+    error: (iss) => `"${String(iss.input)}" is reserved (a built-in JavaScript object property name); choose another name`,
   });

@@ -25,4 +25,18 @@ describe("worker pid tracking (from the supervisor's events only)", () => {
     const hb = ev("sys.service.heartbeat", { service: "supervisor", pid: 1, uptimeMs: 1, rssBytes: 1, workers: [{ name: "a", status: "stopped", restarts: 0 }, { name: "b", status: "running", pid: 30, restarts: 0 }] });
     assert.deepEqual(Object.keys(trackWorkers(p, hb)), ["b"]);
   });
+
+  it("given workers named __proto__, constructor and toString (a snapshot or event from before NameSchema refused them), then each is an own entry and the others stay intact", () => {
+    const renamed = (e: ReturnType<typeof ev>, worker: string) => ({ ...e, data: { ...(e.data as object), worker } }) as ReturnType<typeof ev>;
+    const names = ["__proto__", "constructor", "toString"];
+    const p = fold(ev("obs.worker.started", { worker: "a", pid: 10, command: "x" }), ...names.map((w, i) => renamed(ev("obs.worker.started", { worker: "x", pid: 20 + i, command: "x" }), w)));
+    assert.equal(Object.getPrototypeOf(p), Object.prototype, "the prototype was not replaced");
+    assert.deepEqual(Object.keys(p).sort(), ["__proto__", "a", "constructor", "toString"]);
+    assert.equal(Object.getOwnPropertyDescriptor(p, "__proto__")?.value.pid, 20);
+    // An exit of a name never started finds nothing (not Object.prototype's toString), and forgets only that name.
+    const q = fold(ev("obs.worker.started", { worker: "a", pid: 10, command: "x" }));
+    assert.deepEqual(trackWorkers(q, renamed(ev("out.worker.paused", { worker: "x", command: "c" }), "toString")), q);
+    const r = trackWorkers(p, renamed(ev("obs.worker.exited", { worker: "x", pid: 20, code: 0, signal: null, expected: true, uptimeMs: 1 }), "__proto__"));
+    assert.deepEqual(Object.keys(r).sort(), ["a", "constructor", "toString"]);
+  });
 });
