@@ -1,8 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createPublisher, telemetrySecret, VERSION, type ServiceContext } from "@vigil/events";
+import { createPublisher, telemetrySecret, type ServiceContext } from "@vigil/events";
 import { startForwarder } from "./forwarder.js";
-import { systemSampler } from "./system.js";
+import { startHeartbeat } from "./heartbeat.js";
 import { createUploader } from "./upload.js";
 
 /**
@@ -36,30 +36,10 @@ export async function startTelemetry(ctx: ServiceContext): Promise<() => Promise
   const uploader = createUploader({ url: t.url, secret, gzip: t.gzip, timeoutMs: t.requestTimeoutMs, device: config.device, ...(tls ? { tls } : {}) });
   const forwarder = await startForwarder({ js: ctx.js, jsm: ctx.jsm, stream: config.stream.name, device: config.device, config: t, uploader, log, emit });
 
-  const sample = systemSampler(config.dataDir);
-  const beat = async () => {
-    const s = forwarder.stats();
-    const backlog = await forwarder.backlog().catch(() => 0);
-    const sys = await sample();
-    await emit("sys.telemetry.heartbeat", {
-      device: config.device,
-      pid: process.pid,
-      uptimeMs: Math.round(process.uptime() * 1000),
-      ...sys,
-      versions: { vigil: VERSION, node: process.versions.node, ...(ctx.nc.info?.version ? { nats: ctx.nc.info.version } : {}) },
-      backlog,
-      breaker: forwarder.breaker(),
-      forwarded: s.forwarded,
-      resent: s.resent,
-      deadLettered: s.deadLettered,
-      lost: s.lost,
-    });
-  };
-  const heartbeat = setInterval(() => void beat(), t.heartbeatSeconds * 1000);
-  heartbeat.unref();
+  const stopHeartbeat = startHeartbeat(ctx, forwarder, emit);
 
   return async () => {
-    clearInterval(heartbeat);
+    stopHeartbeat();
     await forwarder.stop();
     uploader.close();
     log.info(forwarder.stats(), "telemetry stopped");

@@ -1,0 +1,82 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import { chunkBySize, lostBetween, shouldForward, subjectSuffix } from "../policy.js";
+import type { Deliver } from "./delivery.js";
+import type { ForwardContext, Item } from "./types.js";
+
+export interface BatchDeps extends ForwardContext {
+  deliver: Deliver;
+  /** The stream's first sequence now (retried until NATS answers). */
+  streamFirstSeq(): Promise<number>;
+}
+
+/** Processes one fetched batch to the end: reports gaps, downsamples, uploads in size-bounded chunks, then acks. */
+export type ProcessBatch = (msgs: JsMsg[]) => Promise<void>;
+
+export function createBatchProcessor(d: BatchDeps): ProcessBatch {
+  const sampleCounters = new Map<string, number>();
+  /** Whether a downsampling rule lets this message through (counted per subject suffix). */
+  const sampled = (subject: string): boolean => {
+    const suffix = subjectSuffix(subject);
+    const seen = sampleCounters.get(suffix) ?? 0;
+    sampleCounters.set(suffix, seen + 1);
+    return shouldForward(suffix, d.cfg.downsample, seen);
+  };
+  return async (msgs) => {
+    const items = await selectItems(d, msgs, sampled);
+    for (const [a, b] of chunkBySize(
+      items.map((i) => i.data.length),
+      d.cfg.batchMaxBytes,
+    )) {
+      await d.deliver(items.slice(a, b));
+    }
+    ackThrough(d, highest(msgs));
+  };
+}
+
+/** The batch's items to upload, noting lost sequences and skipped (downsampled) events on the way. */
+async function selectItems(d: BatchDeps, msgs: JsMsg[], sampled: (subject: string) => boolean): Promise<Item[]> {
+  const items: Item[] = [];
+  let firstSeqNow: number | undefined;
+  for (const m of msgs) {
+    if (m.seq > d.stats.lastSeq + 1) {
+      firstSeqNow ??= await d.streamFirstSeq();
+      reportGap(d, m.seq, firstSeqNow);
+    }
+    if (m.seq > d.stats.lastSeq) d.stats.lastSeq = m.seq;
+    if (!sampled(m.subject)) {
+      d.stats.skipped++;
+      continue;
+    }
+    items.push({ seq: m.seq, subject: m.subject, data: m.data });
+  }
+  return items;
+}
+
+/** A jump in delivered stream sequences over sequences the stream no longer has: those were lost. */
+function reportGap(d: BatchDeps, seq: number, streamFirstSeq: number): void {
+  const gap = lostBetween(d.stats.lastSeq, seq, streamFirstSeq);
+  if (!gap) return;
+  d.stats.lost += gap.count;
+  const reason = `the stream discarded ${gap.count} event(s) (seq ${gap.fromSeq}..${gap.toSeq}) before they were forwarded: its limits (stream.maxBytes / maxAgeSeconds) are smaller than the outage`;
+  d.log.error(gap, reason);
+  void d.emit("sys.telemetry.lost", { ...gap, reason });
+}
+
+function highest(msgs: JsMsg[]): JsMsg {
+  let top = msgs[0]!;
+  for (const m of msgs) if (m.seq > top.seq) top = m;
+  return top;
+}
+
+/**
+ * Cumulative ack: everything up to the batch's highest sequence is confirmed or dead-lettered.
+ * (A lost ack only means NATS hands the batch out again after ack_wait: sent twice, stored once.)
+ */
+function ackThrough(d: BatchDeps, top: JsMsg): void {
+  try {
+    top.ack();
+  } catch (err) {
+    d.log.warn({ err: (err as Error).message, seq: top.seq }, "ack failed; the batch will be sent again");
+  }
+  if (top.seq > d.stats.ackedSeq) d.stats.ackedSeq = top.seq;
+}
