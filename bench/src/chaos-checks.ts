@@ -1,4 +1,5 @@
 // The chaos run's verdicts, as pure functions of what was recorded (npm run chaos; docs/chaos.md).
+import { median } from "./lib/stats.js";
 
 /** A stream event reduced to what the checks need. */
 export interface StreamEntry {
@@ -74,12 +75,6 @@ export interface RssSeries {
   /** [ms since the run started, RSS in MB] */
   samples: Array<[number, number]>;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /**
  * Memory growth per service incarnation: the median RSS of its first minute against its last minute.

@@ -1,5 +1,6 @@
 // Finding Vigil's processes through /proc (Linux): services are `vigil up`'s children, workers the supervisor's.
 import { readdirSync, readFileSync } from "node:fs";
+import { readPidStat } from "@vigil/events";
 
 export interface ProcInfo {
   pid: number;
@@ -12,11 +13,10 @@ export interface ProcInfo {
 
 export function procInfo(pid: number): ProcInfo | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // comm may hold spaces and parentheses: the fields start after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const stat = readPidStat(pid);
+    if (!stat) return undefined;
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-    return { pid, ppid: Number(rest[1]), start: Number(rest[19]), state: rest[0] ?? "?", cmdline };
+    return { pid, ppid: stat.ppid, start: stat.starttime, state: stat.state, cmdline };
   } catch {
     return undefined;
   }

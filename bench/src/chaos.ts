@@ -24,18 +24,10 @@ import { CLOUDEVENTS_CONTENT_TYPE, encodeEvent, makeEvent } from "@vigil/events"
 import { freePort, startNatsServer, type TestNatsServer } from "@vigil/events/testing";
 import { checkDelivery, checkRecovery, classifyErrors, planFaults, prng, round1, rssGrowth, type FaultKind, type LogLine, type RssSeries, type StreamEntry } from "./chaos-checks.js";
 import { allProcs, rssMb, stillAlive, vigilTree, type ProcInfo } from "./chaos-procs.js";
+import { choiceOption, positiveNumber } from "./lib/options.js";
+import { BENCH_DIR, DEVICE, HERE, RATE, readStream, REPO, RESULTS_DIR, scanLogs, SECRET, SERVICES, SINK_MAIN, SinkProcess, sleep, startLoad, VIGIL_MAIN, waitFor, WORKERS } from "./chaos-harness.js";
+import { markdown } from "./chaos-report.js";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const BENCH_DIR = resolve(HERE, "..");
-const REPO = resolve(BENCH_DIR, "..");
-const RESULTS_DIR = join(BENCH_DIR, "results");
-const VIGIL_MAIN = join(REPO, "packages", "vigil", "dist", "main.js");
-const SINK_MAIN = join(REPO, "packages", "sink", "dist", "main.js");
-const SERVICES = ["decider", "supervisor", "health", "gateway", "telemetry", "netmon"] as const;
-const DEVICE = "chaos-001";
-const SECRET = "chaos-secret-0123456789abcdef";
-const WORKERS = ["crashy-a", "crashy-b"];
-const RATE = 1_000;
 const RSS_MARGIN_PCT = Number(process.env.CHAOS_RSS_MARGIN_PCT ?? 50);
 const SAMPLE_MS = 3_000;
 
@@ -45,176 +37,13 @@ const cleanups: Array<() => unknown> = [];
 const since = () => Date.now() - t0;
 const stamp = () => `${(since() / 1000).toFixed(1).padStart(6)} s`;
 const progress = (msg: string) => process.stderr.write(`chaos ${stamp()}: ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function option(name: string, env: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i > 0 ? process.argv[i + 1] : process.env[env];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} (or ${env}) must be a positive number, got "${v}"`);
-  return n;
-}
-const MINUTES = option("minutes", "CHAOS_MINUTES", 10);
+const MINUTES = positiveNumber("minutes", "CHAOS_MINUTES", 10);
 /** embedded: `vigil up` runs (and restarts) its own nats-server with a user per service; external: this harness owns one without users. */
-const BUS = (() => {
-  const i = process.argv.indexOf("--bus");
-  const v = (i > 0 ? process.argv[i + 1] : process.env.CHAOS_BUS) || "embedded";
-  if (v !== "embedded" && v !== "external") throw new Error(`--bus (or CHAOS_BUS) must be embedded or external, got "${v}"`);
-  return v;
-})();
-const SEED = Math.floor(option("seed", "CHAOS_SEED", (Date.now() % 2 ** 31) + 1));
+const BUS = choiceOption("bus", "CHAOS_BUS", ["embedded", "external"], "embedded");
+const SEED = Math.floor(positiveNumber("seed", "CHAOS_SEED", (Date.now() % 2 ** 31) + 1));
 const DURATION_MS = Math.round(MINUTES * 60_000);
 
-/** The local cloud as a process on a fixed port: stopped and started again for outages. */
-class SinkProcess {
-  child?: ChildProcess;
-  constructor(
-    readonly port: number,
-    readonly dataDir: string,
-    readonly logFile: string,
-  ) {}
-  get base(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-  async start(): Promise<void> {
-    const out = openSync(this.logFile, "a");
-    const child = spawn(process.execPath, [SINK_MAIN, "--port", String(this.port), "--data-dir", this.dataDir, "--faults"], { env: { ...process.env, VIGIL_SINK_SECRET: SECRET }, stdio: ["ignore", "pipe", out] });
-    closeSync(out);
-    this.child = child;
-    await new Promise<void>((res, rej) => {
-      let text = "";
-      child.stdout!.on("data", (d: Buffer) => {
-        text += d.toString();
-        if (text.includes("{")) res();
-      });
-      child.once("exit", (code) => rej(new Error(`the sink exited with ${code}; see ${this.logFile}`)));
-    });
-    child.removeAllListeners("exit");
-    child.stdout!.resume();
-  }
-  async stop(): Promise<void> {
-    const c = this.child;
-    this.child = undefined;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((r) => {
-      c.once("exit", () => r());
-      c.kill("SIGTERM");
-    });
-  }
-  async faults(body: object | undefined): Promise<void> {
-    const r = await fetch(`${this.base}/faults`, body ? { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } } : { method: "DELETE" });
-    if (!r.ok) throw new Error(`sink /faults answered ${r.status}: ${await r.text()}`);
-  }
-  async counts(): Promise<Record<string, number>> {
-    return (await (await fetch(`${this.base}/counts`)).json()) as Record<string, number>;
-  }
-  async ids(): Promise<string[]> {
-    const ids: string[] = [];
-    let after = -1;
-    for (;;) {
-      const r = (await (await fetch(`${this.base}/events?after=${after}&limit=100000`)).json()) as { events: Array<{ index: number; event: { id: string } }>; next: number };
-      if (r.events.length === 0) return ids;
-      for (const e of r.events) ids.push(e.event.id);
-      after = r.next;
-    }
-  }
-}
-
-/** 1,000 events/s of `obs.demo.reading`, paced against the clock; publishes that fail are counted, not retried. */
-function startLoad(nc: NatsConnection) {
-  const js = jetstream(nc);
-  const h = headers();
-  h.set("Content-Type", CLOUDEVENTS_CONTENT_TYPE);
-  const stats = { generated: 0, acked: 0, failed: 0, skipped: 0, inflight: 0 };
-  /** What the server confirmed: each of these must be in the stream at the end. */
-  const ackedIds = new Set<string>();
-  const started = Date.now();
-  let stopped = false;
-  const tick = () => {
-    if (stopped) return;
-    const due = Math.floor(((Date.now() - started) / 1000) * RATE) - stats.generated - stats.skipped;
-    for (let i = 0; i < due; i++) {
-      // Bounded: while the server is away, the client buffers; past this the tick's events are never made.
-      if (stats.inflight >= 5_000) {
-        stats.skipped += due - i;
-        break;
-      }
-      const e = makeEvent(DEVICE, `vigil/${DEVICE}/chaos-load`, "obs.demo.reading", { sensor: "load", seq: stats.generated, value: Math.random() });
-      stats.generated++;
-      stats.inflight++;
-      js.publish(e.subject, encodeEvent(e), { msgID: e.id, headers: h, timeout: 5_000 }).then(
-        () => {
-          ackedIds.add(e.id);
-          stats.acked++;
-          stats.inflight--;
-        },
-        () => {
-          stats.failed++;
-          stats.inflight--;
-        },
-      );
-    }
-  };
-  const timer = setInterval(tick, 50);
-  return {
-    stats,
-    ackedIds,
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      while (stats.inflight > 0) await sleep(100);
-    },
-  };
-}
-
-async function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 1_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await pred()) return;
-    } catch {
-      /* not yet reachable */
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-/** The whole stream under the filter, in order, reduced to what the checks need. */
-async function readStream(nc: NatsConnection, filter: string): Promise<Array<StreamEntry & { time: string }>> {
-  const js = jetstream(nc);
-  // One filter as a string: a 2.9 server takes no list (filter_subjects is 2.10).
-  const c = await js.consumers.get("VIGIL", { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
-  const out: Array<StreamEntry & { time: string }> = [];
-  const info = await c.info(true);
-  if (info.num_pending === 0) return out;
-  const msgs = await c.consume({ max_messages: 2_000 });
-  for await (const m of msgs) {
-    const e = m.json<{ id: string; type: string; time: string; data: Record<string, unknown> }>();
-    out.push({ seq: m.seq, id: e.id, type: e.type, time: e.time, data: e.data });
-    if (m.info.pending === 0) break;
-  }
-  msgs.stop();
-  return out;
-}
-
-function scanLogs(dir: string): LogLine[] {
-  const out: LogLine[] = [];
-  if (!existsSync(dir)) return out;
-  for (const f of readdirSync(dir).filter((f) => f.endsWith(".log"))) {
-    for (const text of readFileSync(join(dir, f), "utf8").split("\n")) {
-      if (!text.startsWith("{")) continue;
-      try {
-        const l = JSON.parse(text) as { level?: number; msg?: string };
-        if (typeof l.level === "number" && l.level >= 50) out.push({ file: f, level: l.level, msg: l.msg ?? "", text: text.slice(0, 600) });
-      } catch {
-        /* a partial line written as the process was killed */
-      }
-    }
-  }
-  return out;
-}
 
 async function main(): Promise<void> {
   const rand = prng(SEED);
@@ -519,59 +348,6 @@ async function main(): Promise<void> {
   process.exitCode = pass ? 0 : 1;
 }
 
-function markdown(r: any): string {
-  const d = r.details;
-  const rows = (o: Record<string, unknown>) => Object.entries(o).map(([k, v]) => `| ${k} | ${typeof v === "object" ? JSON.stringify(v) : v} |`).join("\n");
-  return `# Chaos run (\`npm run chaos -- --minutes ${r.chaos_minutes}\`)
-
-Generated by bench/src/chaos.ts — seed ${d.seed} (replay the fault schedule with \`CHAOS_SEED=${d.seed}\`). Method: [docs/chaos.md](../../docs/chaos.md).
-**${r.pass ? "PASS" : "FAIL"}**
-
-| figure | value |
-| --- | --- |
-| chaos_minutes | ${r.chaos_minutes} |
-| bus | ${d.bus}; permission violations ${d.permission_violations} |
-| events (in the stream, forwarded by telemetry's filter) | ${r.events} |
-| lost (in the stream, not at the sink) | ${r.lost} |
-| duplicates (stored twice at the sink) | ${r.duplicates} |
-| re-sent and de-duplicated by the sink | ${d.sink.resent_and_deduplicated} |
-| kills (kill -9) | ${r.kills} ${JSON.stringify(d.kills_by_target)} |
-| cloud sink outages / hangs | ${d.sink_outages} / ${d.sink_hangs} |
-| worker crashes / unrecovered | ${d.workers.crashes} / ${r.unrecovered} (slowest recovery ${d.workers.slowest_recovery_ms} ms) |
-| max_rss_growth_pct (margin ${d.rss_margin_pct}) | ${r.max_rss_growth_pct} |
-| errors in the logs: expected / unexpected | ${d.logs.errors - d.logs.unexpected} / ${d.logs.unexpected} |
-| SIGTERM: exit, seconds, orphans | ${d.shutdown.exit?.code}, ${d.shutdown.seconds}, ${d.shutdown.orphans.length} |
-
-## Checks
-
-| check | ok |
-| --- | --- |
-${rows(r.checks)}
-
-## Load
-
-| | |
-| --- | --- |
-${rows(d.load)}
-
-## Faults
-
-| at (s) | fault | detail |
-| --- | --- | --- |
-${[...d.timeline].sort((a: any, b: any) => a.atS - b.atS).map((t: any) => `| ${t.atS} | ${t.fault} | ${t.detail} |`).join("\n")}
-
-## Memory (RSS per service incarnation, median of the first minute vs the last)
-
-| service | pid | lived (s) | first (MB) | last (MB) | growth % |
-| --- | --- | --- | --- | --- | --- |
-${d.rss.map((g: any) => `| ${g.service} | ${g.pid} | ${g.lifeS} | ${g.firstMb ?? "–"} | ${g.lastMb ?? "–"} | ${g.growthPct ?? "too short to judge"} |`).join("\n")}
-
-## Errors in the logs (level ≥ 50)
-
-${Object.entries(d.logs.expected).map(([k, v]) => `- expected, ${k}: ${v}`).join("\n") || "- none expected"}
-${d.logs.unexpected_samples.map((u: any) => `- **unexpected** ${u.file}: \`${u.text.slice(0, 300).replace(/`/g, "'")}\``).join("\n")}
-`;
-}
 
 main().catch(async (err) => {
   process.stderr.write(`chaos: ${(err as Error).stack ?? err}\n`);

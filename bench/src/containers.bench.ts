@@ -25,6 +25,8 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { BUSYBOX_IMAGE, removeDeviceContainers, requireDocker, startNatsServer } from "@vigil/events/testing";
+import { integerOption } from "./lib/options.js";
+import { summarize as summarizeStats } from "./lib/stats.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "..", "..");
@@ -47,19 +49,10 @@ function dockerApi(method: string, path: string): Promise<{ status: number; body
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.max(1, Math.ceil((p / 100) * sorted.length)) - 1] ?? Number.NaN;
-}
-function summarize(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const r = (v: number) => Math.round(v * 10) / 10;
-  return { n: s.length, min: r(s[0]!), p50: r(percentile(s, 50)), p99: r(percentile(s, 99)), max: r(s.at(-1)!), mean: r(s.reduce((a, b) => a + b, 0) / s.length) };
-}
+const summarize = (xs: number[]) => summarizeStats(xs, [50, 99], 1);
 
 async function main(): Promise<void> {
-  const flag = process.argv.indexOf("--iterations");
-  const asked = Number(flag >= 0 ? process.argv[flag + 1] : (process.env.BENCH_ITERATIONS ?? 60));
-  if (!Number.isInteger(asked) || asked < 1) throw new Error(`--iterations must be a positive integer`);
+  const asked = integerOption("iterations", "BENCH_ITERATIONS", 60);
   const iterations = Math.max(30, asked); // the issue asks for at least 30
   requireDocker();
   removeDeviceContainers(DEVICE);

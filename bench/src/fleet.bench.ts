@@ -28,23 +28,16 @@ import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } fro
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { CLOUDEVENTS_CONTENT_TYPE, connectBus, encodeEvent, ensureStream, makeEvent, parseConfig } from "@vigil/events";
 import { freePort, startNatsServer, type TestNatsServer } from "@vigil/events/testing";
+import { integerOption } from "./lib/options.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = join(resolve(HERE, ".."), "results");
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
-function option(name: string, env: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i > 0 ? process.argv[i + 1] : process.env[env];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${v}"`);
-  return n;
-}
-const N = option("events", "BENCH_FLEET_EVENTS", 100_000);
+const N = integerOption("events", "BENCH_FLEET_EVENTS", 100_000);
 const FLEET_DEVICES = ["dev-1", "dev-2", "dev-3"];
 const MIRROR_DEVICE = "dev-m";
-const ROUNDS = option("rounds", "BENCH_FLEET_ROUNDS", 2);
+const ROUNDS = integerOption("rounds", "BENCH_FLEET_ROUNDS", 2);
 
 interface Node {
   id: string;

@@ -7,7 +7,7 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeEvent, encodeEvent, makeEvent, tailEvents, type EventName, type VigilEvent } from "@vigil/events";
+import { decodeEvent, encodeEvent, makeEvent, RESERVED_NAMES, tailEvents, type EventName, type VigilEvent } from "@vigil/events";
 import type { Rng } from "./fuzz-rng.js";
 
 export type Intent = "invalid" | "reject";
@@ -60,7 +60,8 @@ const consumedSubjects = (d: string) => [
 
 /** Wrong-typed values per field: each makes the field fail its schema. */
 const WRONG: Record<string, unknown[]> = {
-  worker: [42, null, ["a"], { x: 1 }, "", "rm -rf /"],
+  // The last ones are built-in object property names (__proto__, constructor …): NameSchema refuses them.
+  worker: [42, null, ["a"], { x: 1 }, "", "rm -rf /", ...RESERVED_NAMES],
   pid: ["123", -1, 0, 1.5, null],
   code: ["1", 1.5, true],
   signal: [9, true, ["SIGKILL"]],
@@ -92,6 +93,7 @@ export function genBusItem(rng: Rng, device: string): BusItem {
     "bad-signal": 6,
     empty: 1,
     "undeclared-command": 9,
+    "builtin-name": 5,
   });
   const anySubject = () => rng.pick(subjects);
   const bad = (subject: string, payload: Uint8Array): BusItem => ({ category, subject, payload, intent: "invalid" });
@@ -186,6 +188,10 @@ export function genBusItem(rng: Rng, device: string): BusItem {
     }
     case "empty":
       return bad(anySubject(), new Uint8Array(0));
+    case "builtin-name":
+      // A well-formed event whose worker is __proto__, constructor, toString …: refused by NameSchema, so
+      // it is dead-lettered rather than used as an object key by a service (Vigil issue 11).
+      return bad(e.subject, json({ ...e, data: { ...(e.data as object), worker: rng.pick([...RESERVED_NAMES]) } }));
     default: {
       // Valid commands for workers the config does not declare (well-formed names): the supervisor answers out.command.rejected.
       const id = rng.id();

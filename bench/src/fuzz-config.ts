@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, hashToken, loadConfig, parseConfig } from "@vigil/events";
+import { ConfigError, hashToken, loadConfig, parseConfig, RESERVED_NAMES } from "@vigil/events";
 import { stringify } from "yaml";
 import type { Rng } from "./fuzz-rng.js";
 
@@ -54,7 +54,7 @@ export interface ConfigMutation {
 }
 
 export function mutateConfig(rng: Rng): ConfigMutation {
-  const c = rng.weighted({ "delete-key": 10, "wrong-type": 16, null: 5, huge: 5, "unknown-key": 8, "duplicate-worker": 3, "bad-name": 4, "random-bytes": 8, "syntax-break": 10, indent: 6, "duplicate-key": 4, "alias-bomb": 2, tags: 3, "multi-doc": 2, truncate: 5, "whole-garbage": 2, "top-level": 3, crlf: 2 });
+  const c = rng.weighted({ "delete-key": 10, "wrong-type": 16, null: 5, huge: 5, "unknown-key": 8, "duplicate-worker": 3, "bad-name": 4, "builtin-name": 3, "random-bytes": 8, "syntax-break": 10, indent: 6, "duplicate-key": 4, "alias-bomb": 2, tags: 3, "multi-doc": 2, truncate: 5, "whole-garbage": 2, "top-level": 3, crlf: 2 });
   const obj = structuredClone(BASE_CONFIG) as any;
   const all = paths(obj);
   const text = () => stringify(obj);
@@ -96,6 +96,10 @@ export function mutateConfig(rng: Rng): ConfigMutation {
       return { category: c, text: text() };
     case "bad-name":
       setAt(obj, rng.pick([["device"], ["workers", 0, "name"], ["gateway", "tokens", 0, "name"], ["stream", "name"]]), (o, k) => (o[k] = rng.pick(["rm -rf /", "../..", "a b", "", "a.b", "*", ">", "ñ", "x".repeat(65)])));
+      return { category: c, text: text() };
+    case "builtin-name":
+      // __proto__, constructor, toString …: refused by NameSchema (an object key would collide with the built-in).
+      setAt(obj, rng.pick([["device"], ["workers", 0, "name"], ["workers", 1, "name"]]), (o, k) => (o[k] = rng.pick([...RESERVED_NAMES])));
       return { category: c, text: text() };
     case "random-bytes": {
       const t = text();

@@ -22,9 +22,11 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { encodeEvent, hashToken, makeEvent } from "@vigil/events";
+import { encodeEvent, hashToken, makeEvent, readPidStat } from "@vigil/events";
 import { freePort, startNatsServer } from "@vigil/events/testing";
 import WebSocket from "ws";
+import { positiveNumber } from "./lib/options.js";
+import { mean, percentile } from "./lib/stats.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = resolve(HERE, "..");
@@ -38,19 +40,6 @@ const TOKEN = "bench-viewer-token-0123456789abcdef";
 
 const now = () => performance.timeOrigin + performance.now();
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
-
-function arg(name: string, env: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : process.env[env];
-  const n = v === undefined ? dflt : Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} ${v}: a positive number`);
-  return n;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 /** A growable list of latencies (ms) without boxing 3 M numbers. */
 class Samples {
@@ -66,15 +55,15 @@ class Samples {
   }
   summary() {
     const s = this.buf.slice(0, this.n).sort();
-    const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1);
-    return { count: s.length, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s[s.length - 1] ?? NaN, mean };
+    return { count: s.length, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s[s.length - 1] ?? NaN, mean: mean(s) };
   }
 }
 
+/** utime + stime of a live process, in clock ticks. */
 function procCpuTicks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks
+  const s = readPidStat(pid);
+  if (!s) throw new Error(`process ${pid} is gone: cannot read its CPU time`);
+  return s.cpuTicks;
 }
 
 function procMemMb(pid: number): { rss: number; hwm: number } {
@@ -86,9 +75,9 @@ function procMemMb(pid: number): { rss: number; hwm: number } {
 const TS = /"uptimeMs":([0-9.]+)/g;
 
 async function main() {
-  const clients = arg("clients", "BENCH_GW_CLIENTS", 100);
-  const rate = arg("rate", "BENCH_GW_RATE", 1000);
-  const seconds = arg("seconds", "BENCH_GW_SECONDS", 30);
+  const clients = positiveNumber("clients", "BENCH_GW_CLIENTS", 100);
+  const rate = positiveNumber("rate", "BENCH_GW_RATE", 1000);
+  const seconds = positiveNumber("seconds", "BENCH_GW_SECONDS", 30);
   const CLK_TCK = 100; // Linux USER_HZ
 
   const srv = await startNatsServer();

@@ -28,10 +28,11 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connectBus, createLogger, createPublisher, ensureStream, parseConfig } from "@vigil/events";
+import { connectBus, createLogger, createPublisher, ensureStream, parseConfig, readPidStat } from "@vigil/events";
 import { startNatsServer } from "@vigil/events/testing";
 import { AnomalyDetector, ANOMALY_METRICS } from "@vigil/health";
 import { evaluate, makeSeries, type Quality } from "./health-series.js";
+import { positiveNumber } from "./lib/options.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = resolve(HERE, "..");
@@ -41,17 +42,17 @@ const HEALTH_MAIN = join(REPO, "services", "health", "dist", "main.js");
 const CLOCK_TICKS = 100;
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
-const argSeconds = process.argv.indexOf("--seconds");
-const SECONDS = Number(argSeconds > 0 ? process.argv[argSeconds + 1] : (process.env.BENCH_HEALTH_SECONDS ?? 45));
+const SECONDS = positiveNumber("seconds", "BENCH_HEALTH_SECONDS", 45);
 const WARMUP_S = 6;
 const TUNING_SEEDS = [1, 2, 3];
 const TEST_SEEDS = [101, 102, 103];
 const TARGETS = { health_cpu_pct: 1 };
 
+/** utime + stime of a live process, in clock ticks. */
 function cpuTicks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
+  const s = readPidStat(pid);
+  if (!s) throw new Error(`process ${pid} is gone: cannot read its CPU time`);
+  return s.cpuTicks;
 }
 
 function rssBytes(pid: number): number {

@@ -29,6 +29,7 @@ import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { CLOUDEVENTS_CONTENT_TYPE, connectBus, encodeEvent, ensureStream, makeEvent, parseConfig } from "@vigil/events";
 import { startNatsServer } from "@vigil/events/testing";
 import { startSink } from "@vigil/sink";
+import { integerOption } from "./lib/options.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = resolve(HERE, "..");
@@ -40,16 +41,8 @@ const SECRET = "bench-secret-0123456789abcdef";
 const TARGETS = { drain_events_per_s: 30_000, lost: 0, duplicates: 0 };
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
-function option(name: string, env: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i > 0 ? process.argv[i + 1] : process.env[env];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${v}"`);
-  return n;
-}
-const N = option("events", "BENCH_TELEMETRY_EVENTS", 1_000_000);
-const SWEEP = Math.min(N, option("sweep", "BENCH_TELEMETRY_SWEEP", 200_000));
+const N = integerOption("events", "BENCH_TELEMETRY_EVENTS", 1_000_000);
+const SWEEP = Math.min(N, integerOption("sweep", "BENCH_TELEMETRY_SWEEP", 200_000));
 
 function rssMb(pid: number): number {
   try {
