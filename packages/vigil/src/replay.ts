@@ -38,10 +38,15 @@ export async function replayIncident(idArg: string | undefined, o: ReplayOptions
   if (o.decide) {
     const last = events.reduce((m, e) => Math.max(m, e.seq), 0);
     const filter = `vigil.${gw.config.device}.>`;
-    const history = await gw.get(`/api/events?filter=${encodeURIComponent(filter)}&until=${last}&limit=200000`);
-    if (history.truncated) process.stderr.write("vigil: warning: history truncated at 200,000 events; re-decisions may differ for that reason\n");
+    // The gateway answers in pages (at most 10,000 events each): follow `next` up to the incident's last event.
+    const history: VigilEvent[] = [];
+    for (let next: number | null = 1; next !== null; ) {
+      const page: { events: unknown[]; next?: number | null } = await gw.get(`/api/events?filter=${encodeURIComponent(filter)}&until=${last}&seq=${next}`);
+      history.push(...(page.events as VigilEvent[]));
+      next = page.next ?? null;
+    }
     const decider = createDecider(gw.config);
-    diffs = compareDecisions(events, replayDecider(decider, history.events as VigilEvent[]).decisions);
+    diffs = compareDecisions(events, replayDecider(decider, history).decisions);
   }
 
   if (o.json) {
