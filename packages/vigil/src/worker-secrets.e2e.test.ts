@@ -80,6 +80,8 @@ describe("vigil up: workers get no secrets, each secret reaches only the process
     const device = "ws-1";
     const cfg = writeConfig({
       device,
+      // A fixed port, so that the banner would carry the console link with the token (port 0 never does).
+      gateway: { port: await freePort() },
       health: { intervalMs: 60_000, anomaly: { enabled: false } },
       workers: [{ name: "sensor", command: "node", args: ["dump-env.js"], restart: { stableMs: 600_000 } }],
     });
@@ -132,6 +134,11 @@ describe("vigil up: workers get no secrets, each secret reaches only the process
       if (accepted.length) leaks.push(`${accepted.length} value(s) from the worker's environment signed an upload the sink accepted`);
       assert.equal(await signedUpload(sinkUrl, device, sinkSecret), 200, "the oracle works: the real secret signs an accepted upload");
       assert.deepEqual(leaks, [], "what the worker could read and use");
+
+      // vigil up's stdout is a pipe here (as under journald or docker logs): the token is not in it, its file is.
+      const token = readFileSync(join(vigil.dataDir, "gateway.token"), "utf8").trim();
+      assert.ok(!vigil.output().includes(token), `the console token is in vigil up's output:\n${vigil.output()}`);
+      assert.ok(vigil.output().includes(join(vigil.dataDir, "gateway.token")), `the banner names the token file:\n${vigil.output()}`);
 
       // Each service started by vigil up: its own bus password only, and the telemetry secret only in telemetry.
       const pids = Object.fromEntries([...vigil.output().matchAll(/(\w+) \(pid (\d+)\)/g)].map((x) => [x[1]!, Number(x[2])]));
