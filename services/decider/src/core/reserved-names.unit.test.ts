@@ -38,8 +38,10 @@ describe("built-in property names as worker names and incident ids", () => {
     for (const [i, w] of RESERVED.entries()) {
       assert.ok(Object.hasOwn(state.workers, w), `${w} is an own entry`);
       assert.equal(state.workers[w]!.pid, 100 + i);
+      assert.ok(Object.hasOwn(state.health!.workers, w), `${w}'s health sample is an own entry`);
       assert.equal(state.health!.workers[w]!.pid, 100 + i, `${w}'s health sample`);
     }
+    assert.equal(Object.getPrototypeOf(state.health!.workers), Object.prototype, "the health map's prototype was not replaced");
     assert.equal(state.workers.sensor!.pid, 10);
     assert.equal(state.health!.workers.sensor!.cpuPct, 5);
   });
@@ -63,6 +65,11 @@ describe("built-in property names as worker names and incident ids", () => {
   it("given incidents with ids like __proto__ and constructor, when they open, get an action and resolve, then they are own entries and closing one leaves the others", () => {
     const { state } = given(started(0, "sensor", 10));
     const fold = (s: DeciderState, e: VigilEvent) => decider.evolve(s, e);
+    // Unknown ids find nothing (not Object.prototype or its toString): resolving or escalating them changes nothing.
+    for (const id of RESERVED) {
+      assert.deepEqual(fold(state, at(5, "dec.incident.resolved", { worker: "sensor", reason: "r" }, id)), state, `resolving unknown ${id}`);
+      assert.deepEqual(fold(state, at(5, "dec.incident.escalated", { worker: "sensor", reason: "r", restarts: 0, windowMs: 0 }, id)).incidents, state.incidents, `escalating unknown ${id}`);
+    }
     const opened = RESERVED.map((id, i) => at(10 + i, "dec.incident.opened", { worker: "sensor", reason: "r", policy: "probe" }, id));
     const acted = RESERVED.map((id, i) => at(20 + i, "dec.remediation.decided", { worker: "sensor", policy: "probe", action: "restart", attempt: 0, delayMs: 0, reason: "r" }, id));
     let s = [...opened, ...acted].reduce(fold, state);
