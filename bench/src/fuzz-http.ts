@@ -8,6 +8,9 @@ import { Agent, request } from "node:http";
 import { connect } from "node:net";
 import { createRng, type Rng } from "./fuzz-rng.js";
 
+/** Names every JavaScript object inherits: as ids they must be unknown (404), never a 500. */
+export const INHERITED_NAMES = ["__proto__", "constructor", "toString", "valueOf", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable", "toLocaleString", "__defineGetter__"];
+
 export interface HttpInput {
   category: string;
   method: string;
@@ -45,6 +48,8 @@ export function genHttpInput(rng: Rng, t: { operator: string; viewer: string }):
     origin: 3,
     "events-params": 6,
     "incident-unknown": 3,
+    "inherited-names": 4,
+    "events-paging": 3,
     "long-url": 1,
     ok: 4,
     raw: 1.5,
@@ -98,6 +103,14 @@ export function genHttpInput(rng: Rng, t: { operator: string; viewer: string }):
       return { category: c, method: "GET", path: `/api/events?${rng.pick(["seq=abc", "seq=0", "seq=-1", "seq=1.5", "since=never", "filter=foo.>", "filter=vigil.a%20b", "limit=0", "limit=-5", "until=x", "seq=1&until=0", `filter=vigil.${"a".repeat(300)}`])}`, headers: op, expect: [400] };
     case "incident-unknown":
       return { category: c, method: "GET", path: `/api/incidents/${rng.pick([`none-${rng.int(0, 1e6)}`, "%00", "a%2Fb", "x".repeat(129)])}`, headers: op, expect: [404] };
+    case "inherited-names": {
+      const name = rng.pick(INHERITED_NAMES);
+      if (rng.bool()) return { category: c, method: "GET", path: `/api/incidents/${name}`, headers: rng.bool() ? op : viewer, expect: [404] };
+      return { ...cmd(body({ action: rng.pick(["restart", "pause", "resume", "kill"]), worker: name }), op, [404]), category: c };
+    }
+    case "events-paging":
+      // Pages are capped at 10,000 (a larger limit is taken as 10,000); the per-token read budget may answer 429.
+      return { category: c, method: "GET", path: `/api/events?limit=${rng.pick([1, 10_000, 10_001, 200_000, 1e9])}${rng.bool() ? `&seq=${rng.int(1, 1e6)}` : ""}${rng.bool() ? `&until=${rng.int(1, 1e6)}` : ""}`, headers: rng.bool() ? op : viewer, expect: [200, 429] };
     case "long-url":
       return { category: c, method: "GET", path: `/api/${"a".repeat(rng.int(1_000, 12_000))}`, headers: op, expect: [404] };
     case "ok":

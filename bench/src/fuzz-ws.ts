@@ -8,6 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
+import { INHERITED_NAMES } from "./fuzz-http.js";
 import { createRng, type Rng } from "./fuzz-rng.js";
 
 type Msg = { kind: "text"; text: string } | { kind: "binary" } | { kind: "close"; code: number; reason: string } | { kind: "pong" } | { kind: "end" };
@@ -176,6 +177,7 @@ export function genAuthedInput(rng: Rng, role: "operator" | "viewer", tokens: { 
     undeclared: 7,
     "not-found": 5,
     "replay-unknown": 0.3,
+    "inherited-names": 4,
     reauth: 2,
     ping: 5,
     state: 2,
@@ -233,6 +235,14 @@ export function genAuthedInput(rng: Rng, role: "operator" | "viewer", tokens: { 
       return inp(text(rng.bool() ? { id, op: "unsubscribe", sub: `s${rng.int(0, 99)}` } : { id, op: "cancel", replay: `r${rng.int(0, 99)}` }), { error: ["not_found"] });
     case "replay-unknown":
       return inp(text({ id, op: "replay", incident: `no-such-${rng.int(0, 1e6)}`, speed: 0 }), { error: ["not_found"] });
+    case "inherited-names": {
+      // Ids every JavaScript object inherits: unknown ids like any other, never an internal error.
+      const name = rng.pick(INHERITED_NAMES);
+      const k = rng.int(0, 3);
+      if (k === 0) return inp(text({ id, op: "replay", incident: name, speed: rng.pick([0, 1]) }), { error: ["not_found"] });
+      if (k === 1) return inp(text({ id, op: "command", action: rng.pick(["restart", "pause", "resume", "kill"]), worker: name }), { error: [role === "operator" ? "not_found" : "forbidden"] });
+      return inp(text(k === 2 ? { id, op: "cancel", replay: name } : { id, op: "unsubscribe", sub: name }), { error: ["not_found"] });
+    }
     case "reauth":
       return inp(text({ id, op: "auth", token: rng.bool() ? tokens.good : rng.ascii(20) }), { error: ["bad_request"] });
     case "ping":

@@ -65,6 +65,9 @@ describe("the console page in headless Chromium (vigil up: real nats-server, dec
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(e.message));
+      // connect-src 'self' must cover the page's same-origin WebSocket (CSP3): a refusal shows up here.
+      const cspViolations: string[] = [];
+      page.on("console", (m) => /Content Security Policy/i.test(m.text()) && cspViolations.push(m.text()));
       const base = `http://127.0.0.1:${port}`;
       // The gateway may still be connecting to NATS right after `vigil up` says it is running.
       for (let i = 0; i < 50; i++) {
@@ -117,6 +120,9 @@ describe("the console page in headless Chromium (vigil up: real nats-server, dec
       assert.equal(charts.length, 3);
       assert.ok(charts.every((c) => c === "drawn" || c === "no health data"), charts.join(", "));
       assert.deepEqual(errors, [], "no script errors");
+      assert.deepEqual(cspViolations, [], "no CSP violations");
+      const csp = (await fetch(base + "/")).headers.get("content-security-policy") ?? "";
+      assert.match(csp, /connect-src 'self';/, "the page connected under connect-src 'self' alone");
     } finally {
       await browser.close();
       rmSync(profile, { recursive: true, force: true });
