@@ -33,6 +33,14 @@ test("a valid event passes; each kind of bad event is refused naming the problem
   assert.match(bad("just a string"), /not a Vigil CloudEvent/);
 });
 
+test("a service's heartbeat, on the subject that names the service, passes; on the shared subject it is refused", () => {
+  const hb = makeEvent("edge-001", "vigil/edge-001/decider", "sys.service.heartbeat", { service: "decider", pid: 7, uptimeMs: 1, rssBytes: 1 });
+  assert.equal(hb.subject, "vigil.edge-001.sys.service.decider.heartbeat");
+  assert.equal(validateEvent(hb).ok, true);
+  const r = validateEvent({ ...hb, subject: "vigil.edge-001.sys.service.heartbeat" });
+  assert.equal(r.ok, false);
+});
+
 test("a batch must be an array; one bad event refuses the batch and names its index and id", () => {
   assert.equal(validateBatch({}).ok, false);
   const good = ev();

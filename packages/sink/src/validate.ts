@@ -1,4 +1,4 @@
-import { CATALOG, EnvelopeSchema, isEventName, kindOf, localName, subjectFor, TYPE_PREFIX, type VigilEvent } from "@vigil/events";
+import { CATALOG, EnvelopeSchema, eventSubject, isEventName, TYPE_PREFIX, type VigilEvent } from "@vigil/events";
 
 /** Why an event of a batch is refused (the whole batch is then refused, naming it). */
 export interface Rejection {
@@ -16,7 +16,9 @@ export function validateEvent(raw: unknown): { ok: true; event: VigilEvent } | {
   if (!isEventName(name)) return { ok: false, reason: `unknown event type "${e.type}"` };
   const data = CATALOG[name].safeParse(e.data);
   if (!data.success) return { ok: false, reason: `${name}: ${data.error.issues.map((i) => `data.${i.path.join(".")}: ${i.message}`).join("; ")}` };
-  const expected = subjectFor(e.device, kindOf(name), localName(name));
+  // Lifecycle events (sys.service.*) are published on a subject naming their service (docs/decisions/0008).
+  const service = (data.data as { service?: unknown }).service;
+  const expected = eventSubject(e.device, name, typeof service === "string" ? service : undefined);
   if (e.subject !== expected) return { ok: false, reason: `subject "${e.subject}" should be ${expected}` };
   return { ok: true, event: e };
 }
