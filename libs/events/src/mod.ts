@@ -20,3 +20,4 @@ export * from "./container-config.js";
 export * from "./container-events.js";
 export * from "./restart-backoff.js";
 export * from "./procfs.js";
+export * from "./clean-env.js";

@@ -72,6 +72,17 @@ describe("probe runner (real HTTP and TCP servers, real programs)", () => {
     assert.match(r.error!, /ECONNREFUSED/);
   });
 
+  it("exec: the probe program gets a clean environment, none of the health service's VIGIL_* credentials", async () => {
+    process.env.VIGIL_NATS_PASS = "health-bus-password";
+    try {
+      // Exits 0 only when no VIGIL_ variable reached it and PATH did.
+      const r = await runProbe(probe({ exec: { command: "sh", args: ["-c", 'env | grep -q "^VIGIL_" && exit 3; [ -n "$PATH" ]'] } }));
+      assert.equal(r.ok, true, r.error);
+    } finally {
+      delete process.env.VIGIL_NATS_PASS;
+    }
+  });
+
   it("exec: exit 0 passes; non-zero, a missing program and a timeout fail", async () => {
     assert.equal((await runProbe(probe({ exec: { command: "true" } }))).ok, true);
     assert.match((await runProbe(probe({ exec: { command: "false" } }))).error!, /false exited with code 1/);

@@ -3,7 +3,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
-import type { ProbeConfig } from "@vigil/events";
+import { baseEnv, type ProbeConfig } from "@vigil/events";
 
 export interface ProbeResult {
   ok: boolean;
@@ -74,7 +74,8 @@ function execProbe(p: NonNullable<ProbeConfig["exec"]>, timeoutMs: number, cwd?:
       clearTimeout(timer);
       resolve({ ok, latencyMs: performance.now() - t0, ...(error ? { error } : {}) });
     };
-    const child = spawn(p.command, p.args, { cwd, stdio: "ignore", shell: false });
+    // A clean environment: the health service's own holds its bus password (docs/security.md).
+    const child = spawn(p.command, p.args, { cwd, env: baseEnv(process.env), stdio: "ignore", shell: false });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       finish(false, `${p.command} did not finish within ${timeoutMs} ms`);
