@@ -27,6 +27,8 @@ export interface StateView {
 export const PAGE_MAX_EVENTS = 10_000;
 /** How far before an incident's opening its timeline starts (the exit that opened it has the same time), and how far past its closing it ends. */
 const INCIDENT_MARGIN_MS = 60_000;
+/** How long an unknown incident id waits for the hub to catch up with the stream before it is answered 404. */
+const INDEX_CATCH_UP_MS = 2_000;
 
 export type IncidentRead = { ok: true; incident: IncidentView | { id: string }; events: EventWithSeq[] } | { ok: false; code: ErrorCode; message: string; retryAfterMs?: number };
 export type PageRead = { ok: true; page: ReadResult } | Refusal;
@@ -126,10 +128,15 @@ export function createGateway(deps: { nc: NatsConnection; config: VigilConfig; h
     },
     async incidentEvents(p, id) {
       const known = ownEntry(hub.snapshot()?.state.incidents, id);
-      const span = hub.incidentSpan(id);
+      let span = hub.incidentSpan(id);
       const opened = known ? Date.parse(known.openedAt) : NaN;
-      if (!span && Number.isNaN(opened)) return { ok: false, code: "not_found", message: `no incident ${id}` };
-      // Taken before any await: concurrent reads of one token cannot all pass the check.
+      if (!span && Number.isNaN(opened)) {
+        // Events stored a moment ago may not have reached the hub's index yet: wait until it has seen
+        // what the stream holds now (a stream info request, no consumer), then look again.
+        if (await hub.caughtUp(INDEX_CATCH_UP_MS)) span = hub.incidentSpan(id);
+        if (!span) return { ok: false, code: "not_found", message: `no incident ${id}` };
+      }
+      // Check and take in one step (no await between): concurrent reads of one token cannot all pass.
       const slot = budget.reserveRead(p.name);
       if (!slot.ok) return slot;
       try {

@@ -26,6 +26,8 @@ export interface Hub {
   lastSeq(): number;
   /** Where an incident's events are in the stream, if the hub has seen any (since HEALTH_WINDOW_MS before it started). */
   incidentSpan(id: string): IncidentSpan | undefined;
+  /** Resolves true once the hub has seen every event stored when it was called (false after `timeoutMs`): then its index is current. */
+  caughtUp(timeoutMs: number): Promise<boolean>;
   addLive(l: LiveListener): () => void;
   onState(f: (s: DeciderSnapshot) => void): () => void;
   /** Resolves with the outcome (`out.*`) of a command id, or undefined after `timeoutMs`. */
@@ -59,6 +61,7 @@ export async function startHub(nc: NatsConnection, config: VigilConfig, log: Log
   let snapshot: DeciderSnapshot | undefined;
   let seen = 0;
   const incidents = createIncidentIndex();
+  const catchUps = new Set<{ seq: number; done: (ok: boolean) => void }>();
 
   // Events already stored when the hub starts fill the charts and caches but are not "live".
   const startSeq = (await jsm.streams.info(streamName)).state.last_seq;
@@ -67,6 +70,7 @@ export async function startHub(nc: NatsConnection, config: VigilConfig, log: Log
   const onEvent = (e: EventWithSeq) => {
     seen = e.seq;
     incidents.add(e);
+    for (const c of catchUps) if (seen >= c.seq) c.done(true);
     const name = eventName(e);
     if (name === "sys.service.heartbeat" && Array.isArray((e.data as any)?.workers) && (e.data as any).service === "supervisor") {
       supervisor = { at: e.time, workers: (e.data as any).workers };
@@ -121,6 +125,22 @@ export async function startHub(nc: NatsConnection, config: VigilConfig, log: Log
     health: () => health,
     lastSeq: () => seen,
     incidentSpan: (id) => incidents.get(id),
+    async caughtUp(timeoutMs) {
+      const target = (await jsm.streams.info(streamName)).state.last_seq;
+      if (seen >= target) return true;
+      return new Promise<boolean>((resolve) => {
+        const c = {
+          seq: target,
+          done: (ok: boolean) => {
+            clearTimeout(t);
+            catchUps.delete(c);
+            resolve(ok);
+          },
+        };
+        const t = setTimeout(() => c.done(false), timeoutMs);
+        catchUps.add(c);
+      });
+    },
     addLive(l) {
       listeners.add(l);
       return () => void listeners.delete(l);
