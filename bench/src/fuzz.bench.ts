@@ -112,7 +112,7 @@ async function main(): Promise<number> {
   const nc = await connect({ servers: srv.url });
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   await ensureStream(jsm, parseConfig({}, { env: {} }).stream);
-  const log = await watchEvents(nc, { filter: `vigil.${DEVICE}.sys.service.started` });
+  const log = await watchEvents(nc, { filter: `vigil.${DEVICE}.sys.service.*.started` });
   const workerLog = await watchEvents(nc, { filter: `vigil.${DEVICE}.*.worker.>` });
   const js = jetstream(nc);
   let live: WebSocket | undefined;
