@@ -90,3 +90,72 @@ export function vnicEndpoint(v: VnicConfig, parent: { subnet: string; gateway?: 
   }
   return { subnet, ...(parent.gateway ? { gateway: parent.gateway } : {}), ...(v.mode === "manual" && v.ip ? { ip: v.ip } : {}), ...(v.mac ? { mac: v.mac.toLowerCase() } : {}) };
 }
+
+/**
+ * The subnet (and gateway) a vNIC's MACVLAN network must have. A reattach names the parent's new subnet
+ * (its gateway then replaces the configured one); otherwise the configured parentSubnet, else what the
+ * host sees on the interface.
+ */
+export function parentSubnet(v: VnicConfig, override?: { subnet?: string; gateway?: string }): { subnet: string; gateway?: string } {
+  const subnet = override?.subnet ?? v.parentSubnet ?? hostSubnet(v.parentInterface)?.subnet;
+  if (!subnet) throw new Error(`vNIC ${v.name}: no IPv4 subnet known for parent interface ${v.parentInterface} (set parentSubnet, or bring the interface up)`);
+  const gateway = override?.subnet ? override.gateway : (v.parentGateway ?? override?.gateway);
+  return { subnet, ...(gateway ? { gateway } : {}) };
+}
+
+/** A vNIC as attached: what `obs.container.networks` and `out.container.reattached` carry. */
+export interface Attachment {
+  vnic: string;
+  parentInterface: string;
+  network: string;
+  subnet: string;
+  gateway?: string;
+  mode: "dhcp" | "manual";
+  ip?: string;
+  mac?: string;
+}
+
+/** What the engine reports per network: the parts of `NetworkSettings.Networks` and `listNetworks` read here. */
+export interface AttachedEndpoint {
+  IPAddress?: string;
+  MacAddress?: string;
+}
+export interface MacvlanNetworkInfo {
+  Name: string;
+  Options?: Record<string, string>;
+  IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string }> };
+}
+
+/** Each configured vNIC as attached now: the MACVLAN network on its parent that the container is on. */
+export function vnicAttachments(vnics: VnicConfig[], attached: Record<string, AttachedEndpoint>, macvlans: MacvlanNetworkInfo[]): Attachment[] {
+  const out: Attachment[] = [];
+  for (const v of vnics) {
+    const net = macvlans.find((n) => n.Options?.parent === v.parentInterface && attached[n.Name]);
+    if (!net) continue;
+    const ep = attached[net.Name]!;
+    const pool = net.IPAM?.Config?.[0];
+    out.push({
+      vnic: v.name,
+      parentInterface: v.parentInterface,
+      network: net.Name,
+      subnet: pool?.Subnet ?? "",
+      ...(pool?.Gateway ? { gateway: pool.Gateway } : {}),
+      mode: v.mode,
+      ...(ep.IPAddress ? { ip: ep.IPAddress } : {}),
+      ...(ep.MacAddress ? { mac: ep.MacAddress } : {}),
+    });
+  }
+  return out;
+}
+
+/** A configured MAC the engine did not keep on reconnect (Docker < 25 cannot set one on connect). */
+export function macNotKeptWarnings(configured: VnicConfig[], attached: Array<{ vnic: string; mac?: string }>): string[] {
+  const warnings: string[] = [];
+  for (const v of configured) {
+    const got = attached.find((x) => x.vnic === v.name);
+    if (v.mac && got?.mac && got.mac.toLowerCase() !== v.mac.toLowerCase()) {
+      warnings.push(`vNIC ${v.name}: MAC ${v.mac} not kept (got ${got.mac}): this Docker engine cannot set a MAC when connecting a network (needs API 1.44, Docker 25+)`);
+    }
+  }
+  return warnings;
+}

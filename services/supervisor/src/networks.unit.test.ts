@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig } from "@vigil/events";
-import { contains, hostLimits, macvlanName, overlaps, specHash, subnetOf, vnicEndpoint } from "./networks.js";
+import { contains, hostLimits, macNotKeptWarnings, macvlanName, overlaps, parentSubnet, specHash, subnetOf, vnicAttachments, vnicEndpoint } from "./networks.js";
 
 const container = (extra: object = {}) => parseConfig({ containers: [{ name: "plc", image: "plc:1", ...extra }] }, { env: {} }).containers[0]!;
 
@@ -33,5 +33,34 @@ describe("docker driver: network arithmetic and container settings", () => {
   it("a changed config changes the spec hash (the container is recreated), the same config does not", () => {
     assert.equal(specHash(container()), specHash(container()));
     assert.notEqual(specHash(container()), specHash(container({ memory: "64m" })));
+  });
+
+  it("a vNIC's parent subnet: a reattach's new subnet (with its own gateway) wins over the configured one", () => {
+    const [v] = container({ vnics: [{ name: "lan", parentInterface: "eth1", parentSubnet: "198.51.100.0/25", parentGateway: "198.51.100.1" }] }).vnics;
+    assert.deepEqual(parentSubnet(v!), { subnet: "198.51.100.0/25", gateway: "198.51.100.1" });
+    assert.deepEqual(parentSubnet(v!, { subnet: "198.51.100.0/24" }), { subnet: "198.51.100.0/24" });
+    assert.deepEqual(parentSubnet(v!, { subnet: "203.0.113.0/24", gateway: "203.0.113.1" }), { subnet: "203.0.113.0/24", gateway: "203.0.113.1" });
+    const [none] = container({ vnics: [{ name: "wan", parentInterface: "no-such-if0" }] }).vnics;
+    assert.throws(() => parentSubnet(none!), /vNIC wan: no IPv4 subnet known for parent interface no-such-if0/);
+  });
+
+  it("reads each configured vNIC's attachment from the engine's networks, skipping one not attached", () => {
+    const c = container({ vnics: [{ name: "lan", parentInterface: "eth1", mode: "manual", ip: "198.51.100.10" }, { name: "wan", parentInterface: "eth2" }] });
+    const macvlans = [
+      { Name: "macvlan_eth1_198.51.100.0_24", Options: { parent: "eth1" }, IPAM: { Config: [{ Subnet: "198.51.100.0/24", Gateway: "198.51.100.1" }] } },
+      { Name: "macvlan_eth2_203.0.113.0_24", Options: { parent: "eth2" }, IPAM: { Config: [{ Subnet: "203.0.113.0/24" }] } },
+    ];
+    const attached = { "macvlan_eth1_198.51.100.0_24": { IPAddress: "198.51.100.10", MacAddress: "02:00:5e:10:00:0a" }, bridge: {} };
+    assert.deepEqual(vnicAttachments(c.vnics, attached, macvlans), [
+      { vnic: "lan", parentInterface: "eth1", network: "macvlan_eth1_198.51.100.0_24", subnet: "198.51.100.0/24", gateway: "198.51.100.1", mode: "manual", ip: "198.51.100.10", mac: "02:00:5e:10:00:0a" },
+    ]);
+  });
+
+  it("warns when the engine did not keep a configured MAC (case-insensitive), not when it did or none was set", () => {
+    const c = container({ vnics: [{ name: "lan", parentInterface: "eth1", mac: "02:00:5E:10:00:0A" }, { name: "wan", parentInterface: "eth1" }] });
+    assert.deepEqual(macNotKeptWarnings(c.vnics, [{ vnic: "lan", mac: "02:00:5e:10:00:0a" }, { vnic: "wan", mac: "02:42:ac:11:00:02" }]), []);
+    const [w, ...more] = macNotKeptWarnings(c.vnics, [{ vnic: "lan", mac: "02:42:ac:11:00:03" }]);
+    assert.equal(more.length, 0);
+    assert.match(w ?? "", /vNIC lan: MAC 02:00:5e:10:00:0a not kept \(got 02:42:ac:11:00:03\).*API 1\.44/i);
   });
 });
