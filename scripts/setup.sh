@@ -32,6 +32,13 @@ if $for_tests && [ -z "${VIGIL_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ] && c
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# The gateway's /metrics int test runs `promtool check metrics` (Debian package prometheus; its service is not needed).
+if $for_tests && [ -z "${VIGIL_PROMTOOL:-}" ] && ! command -v promtool >/dev/null && command -v apt-get >/dev/null; then
+  echo "setup: installing prometheus (Debian package, for promtool in the metrics test)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 # Containers (docs/containers.md): the docker driver's and compose tests need a Docker engine,
 # docker-compose and busybox-static (the FROM-scratch test image). Start dockerd when none answers.
 if $for_tests && command -v apt-get >/dev/null && { ! command -v docker >/dev/null || ! command -v docker-compose >/dev/null || [ ! -x /bin/busybox ]; }; then
