@@ -21,3 +21,5 @@ export * from "./container-events.js";
 export * from "./restart-backoff.js";
 export * from "./procfs.js";
 export * from "./clean-env.js";
+export * from "./summary.js";
+export * from "./decider-view.js";
