@@ -1,4 +1,4 @@
-import { eventName, parseSubject, type DeciderState, type VigilEvent } from "@vigil/events";
+import { eventName, parseSubject, type DeciderState, type AnyVigilEvent } from "@vigil/events";
 
 /** Counters the gateway keeps from the live feed (since it started). */
 export interface Counters {
@@ -17,7 +17,7 @@ export function newCounters(): Counters {
 const BREAKER_STATES = ["closed", "open", "halfOpen", "idle"] as const;
 
 /** Folds one event into the counters. */
-export function countEvent(c: Counters, e: VigilEvent): void {
+export function countEvent(c: Counters, e: AnyVigilEvent): void {
   const kind = parseSubject(e.subject)?.kind ?? "unknown";
   const name = eventName(e) ?? e.type;
   const key = `${kind}\u0000${name}`;

@@ -1,4 +1,4 @@
-import { eventName, type DeciderState, type IncidentView, type VigilEvent, type WorkerConfig } from "@vigil/events";
+import { eventName, type DeciderState, type IncidentView, type AnyVigilEvent, type VigilEvent, type WorkerConfig } from "@vigil/events";
 
 /**
  * `rec[key]` when `rec` has it as its own property: ids from the network (`__proto__`, `constructor`,
@@ -60,7 +60,7 @@ export function incidentList(state: DeciderState | undefined): IncidentView[] {
 export type Stage = "exit" | "opened" | "decision" | "command" | "outcome" | "stable" | "resolved" | "escalated" | "other";
 
 /** Where an event sits in an incident's causal chain (exit → decision → command → outcome). */
-export function stageOf(e: Pick<VigilEvent, "type">): Stage {
+export function stageOf(e: Pick<AnyVigilEvent, "type">): Stage {
   const n = eventName(e);
   if (!n) return "other";
   if (n === "obs.worker.exited") return "exit";
@@ -96,7 +96,7 @@ function num(...vs: unknown[]): number | undefined {
  * CPU and memory. Field names are read defensively: the console must draw what is there and say
  * "no health data" otherwise, not fail.
  */
-export function healthPoint(e: VigilEvent): HealthPoint | undefined {
+export function healthPoint(e: AnyVigilEvent): HealthPoint | undefined {
   const n = eventName(e) ?? e.type.slice("io.vigil.".length);
   const d = (e.data ?? {}) as Record<string, any>;
   const t = Date.parse(e.time);

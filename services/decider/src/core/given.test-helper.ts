@@ -1,4 +1,4 @@
-import { eventName, makeEvent, parseConfig, type DataInput, type EventName, type VigilEvent } from "@vigil/events";
+import { eventName, makeEvent, parseConfig, type DataInput, type EventName, type EventOf, type VigilEvent } from "@vigil/events";
 import { createDecider, replay, type Decider } from "./decider.js";
 
 /** given/when/then for the decider's policies: history folded through the whole decider (its own decisions included). */
@@ -6,7 +6,7 @@ export function scenario(config: object) {
   const decider: Decider = createDecider(parseConfig({ device: "d", ...config }, { env: {} }));
   const t0 = Date.parse("2026-01-01T00:00:00Z");
   let n = 0;
-  const at = <N extends EventName>(ms: number, name: N, data: DataInput<N>, incident?: string): VigilEvent =>
+  const at = <N extends EventName>(ms: number, name: N, data: DataInput<N>, incident?: string): EventOf<N> =>
     makeEvent("d", "test", name, data, { id: `e${++n}`, time: new Date(t0 + ms).toISOString(), incident });
   function given(...history: VigilEvent[]) {
     const r = replay(decider, history);
@@ -19,7 +19,7 @@ export function scenario(config: object) {
       },
     };
   }
-  const started = (ms: number, worker: string, pid: number) => at(ms, "obs.worker.started", { worker, pid, command: "x" });
+  const started = (ms: number, worker: string, pid: number): VigilEvent => at(ms, "obs.worker.started", { worker, pid, command: "x" });
   const sample = (ms: number, o: { workers?: Array<[string, number, number, number?]>; tempC?: number | null; memPct?: number; cpuPct?: number }) =>
     at(ms, "obs.health.sample", {
       cpuPct: o.cpuPct ?? 10,

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { eventName } from "@vigil/events";
+import { eventName, type VigilEvent } from "@vigil/events";
 import { scenario } from "./given.test-helper.js";
 
 const vnic = { name: "lan", parentInterface: "eth1", mode: "manual", ip: "198.51.100.10" };
@@ -50,7 +50,7 @@ describe("network-reattach policy", () => {
 
 describe("containers under crash-restart", () => {
   const { at: at2, given: given2, dataOf: dataOf2 } = scenario({ containers: [{ name: "plc", image: "plc:1", restart: { backoffBaseMs: 50, maxRestarts: 2 } }] });
-  const started = (ms: number, pid: number) => at2(ms, "obs.worker.started", { worker: "plc", pid, command: "plc:1", containerId: "c1" });
+  const started = (ms: number, pid: number): VigilEvent => at2(ms, "obs.worker.started", { worker: "plc", pid, command: "plc:1", containerId: "c1" });
   it("given a running container, when docker kills it, then it is restarted like a process", () => {
     const { names } = given2(started(0, 10)).when(at2(1000, "obs.worker.exited", { worker: "plc", pid: 10, code: 137, signal: "SIGKILL", expected: false, uptimeMs: 1000, containerId: "c1" }));
     assert.deepEqual(names, ["dec.incident.opened", "dec.remediation.decided", "cmd.worker.restart"]);

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { eventName, InvalidEventError, type DataInput, type DeciderState, type EventName, type VigilEvent } from "@vigil/events";
+import { eventName, InvalidEventError, type DeciderState, type VigilEvent } from "@vigil/events";
 import { scenario } from "./given.test-helper.js";
 
 /**
@@ -13,22 +13,18 @@ const workers = [{ name: "sensor", command: "x", restart: { backoffBaseMs: 100, 
 
 describe("built-in property names as worker names and incident ids", () => {
   const { at, given, started, sample, decider } = scenario({ workers });
-  /** An event built for a valid name, then renamed (makeEvent would refuse the name). */
-  const renamed = <N extends EventName>(ms: number, name: N, data: DataInput<N>, worker: string, incident?: string): VigilEvent => {
-    const e = at(ms, name, { ...data, worker: "placeholder" } as DataInput<N>, incident);
-    return { ...e, data: { ...(e.data as object), worker } };
-  };
+  /** An event built for a valid name (makeEvent would refuse the reserved one), then renamed. */
+  const renamed = <E extends { data: { worker: string } }>(e: E, worker: string): E => ({ ...e, data: { ...e.data, worker } });
   /** A health sample of these workers (built for valid names, then renamed). */
   const sampleOf = (ms: number, figures: Array<[string, number, number]>): VigilEvent => {
     const e = sample(ms, { workers: figures.map(([, pid, cpu]) => [`w${pid}`, pid, cpu]) });
-    const data = e.data as { workers: Array<{ worker: string }> };
-    return { ...e, data: { ...data, workers: data.workers.map((w, i) => ({ ...w, worker: figures[i]![0] })) } };
+    return { ...e, data: { ...e.data, workers: e.data.workers.map((w, i) => ({ ...w, worker: figures[i]![0] })) } };
   };
   /** `r[key]` typed as the entry (TypeScript types `.constructor` on a Record as Function). */
   const entry = <T>(r: Record<string, T> | undefined, key: string): T | undefined => r?.[key];
   const history = () => [
     started(0, "sensor", 10),
-    ...RESERVED.map((w, i) => renamed(10 + i, "obs.worker.started", { worker: w, pid: 100 + i, command: "x" }, w)),
+    ...RESERVED.map((w, i) => renamed(at(10 + i, "obs.worker.started", { worker: "placeholder", pid: 100 + i, command: "x" }), w)),
     sampleOf(100, [["sensor", 10, 5], ...RESERVED.map((w, i): [string, number, number] => [w, 100 + i, 1])]),
   ];
 
@@ -56,7 +52,7 @@ describe("built-in property names as worker names and incident ids", () => {
   it("given a worker named toString that never started, when it exits unexpectedly, then deciding fails with a clear validation error, not a TypeError", () => {
     const { state } = given(started(0, "sensor", 10));
     for (const w of RESERVED) {
-      const exit = renamed(50, "obs.worker.exited", { worker: w, pid: 5, code: 1, signal: null, expected: false, uptimeMs: 5 }, w);
+      const exit = renamed(at(50, "obs.worker.exited", { worker: "placeholder", pid: 5, code: 1, signal: null, expected: false, uptimeMs: 5 }), w);
       // Before: workerOf found Object.prototype (no restartTimes) and restartVerdict threw "Cannot read properties of undefined".
       assert.throws(() => decider.step(state, exit), (err: Error) => err instanceof InvalidEventError && err.message.includes(`"${w}" is reserved`), w);
     }
