@@ -35,3 +35,35 @@ export function restartVerdict(
 
 /** `requestedBy` of the restarts the supervisor's degraded-mode reflex takes on its own. */
 export const REFLEX_REQUESTER = "supervisor-reflex";
+
+/**
+ * A worker's restart count as both the decider and the supervisor's reflex keep it: the attempt
+ * number (what the backoff grows with) and the restart times (what the crash-loop window counts).
+ */
+export interface RestartCount {
+  attempt: number;
+  restartTimes: readonly number[];
+}
+
+/** Restart times older than this many entries are never needed (maxRestarts is far below). */
+export const RESTART_TIMES_KEPT = 64;
+
+/** One more restart, at `at` (epoch ms): the attempt grows and the window gets one more entry. */
+export function countRestart<H extends RestartCount>(h: H, at: number): H {
+  return { ...h, attempt: h.attempt + 1, restartTimes: [...h.restartTimes, at].slice(-RESTART_TIMES_KEPT) };
+}
+
+/** The run lasted stableMs: the backoff starts over; the crash-loop window still counts. */
+export function resetWhenStable<H extends RestartCount>(h: H): H {
+  return { ...h, attempt: 0 };
+}
+
+/** Someone other than the decider or the reflex (an operator, a fresh start) restarted it: the whole record starts over. */
+export function forgetRestarts<H extends RestartCount>(h: H): H {
+  return { ...h, attempt: 0, restartTimes: [] };
+}
+
+/** Whose restarts keep the count going: the decider's and the reflex's (which restarts in its place); anyone else's start afresh. */
+export function keepsRestartCount(requestedBy: string | undefined): boolean {
+  return requestedBy === "decider" || requestedBy === REFLEX_REQUESTER;
+}

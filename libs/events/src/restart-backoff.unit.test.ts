@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError, parseConfig, RestartPolicySchema } from "./config.js";
-import { backoffDelay, restartsWithin, restartVerdict } from "./restart-backoff.js";
+import { backoffDelay, countRestart, forgetRestarts, keepsRestartCount, REFLEX_REQUESTER, RESTART_TIMES_KEPT, resetWhenStable, restartsWithin, restartVerdict } from "./restart-backoff.js";
 
 const p = RestartPolicySchema.parse({ backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 1000, maxRestarts: 3, windowMs: 10_000 });
 
@@ -28,5 +28,17 @@ describe("config: supervisor.degraded", () => {
   it("refuses a wait shorter than two decider heartbeats, and unknown keys, naming the field", () => {
     assert.throws(() => parseConfig({ device: "d", supervisor: { degraded: { afterMs: 3000 } } }, { env: {} }), (e: Error) => e instanceof ConfigError && /supervisor\.degraded\.afterMs.*twice decider\.heartbeatMs \(2000 ms\)/.test(e.message));
     assert.throws(() => parseConfig({ device: "d", supervisor: { degraded: { after: 3000 } } }, { env: {} }), /supervisor\.degraded/);
+  });
+  it("given a restart, the attempt grows and the time is counted (the last RESTART_TIMES_KEPT only); other fields stay", () => {
+    assert.deepEqual(countRestart({ attempt: 1, restartTimes: [5], flapping: true }, 9), { attempt: 2, restartTimes: [5, 9], flapping: true });
+    const many = Array.from({ length: RESTART_TIMES_KEPT }, (_, i) => i);
+    assert.deepEqual(countRestart({ attempt: 0, restartTimes: many }, 999).restartTimes, [...many.slice(1), 999]);
+  });
+  it("given a stable run, the backoff starts over but the window keeps its restarts; given a fresh start, both do", () => {
+    assert.deepEqual(resetWhenStable({ attempt: 3, restartTimes: [1, 2, 3] }), { attempt: 0, restartTimes: [1, 2, 3] });
+    assert.deepEqual(forgetRestarts({ attempt: 3, restartTimes: [1, 2, 3] }), { attempt: 0, restartTimes: [] });
+  });
+  it("the decider's and the reflex's restarts keep the count; an operator's does not", () => {
+    assert.deepEqual(["decider", REFLEX_REQUESTER, "alice", undefined].map(keepsRestartCount), [true, true, false, false]);
   });
 });

@@ -1,20 +1,26 @@
 import { Level } from "level";
 import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { readPidStat } from "@vigil/events";
+import { systemClock, type Clock } from "./clock.js";
 
 /**
  * Command ids the supervisor has executed, on disk, so a command redelivered or re-decided after a
  * crash runs at most once. Entries older than `keepMs` are pruned at open.
  */
 export class ExecutedCommands {
-  private constructor(private readonly db: Level<string, string>) {}
+  private constructor(
+    private readonly db: Level<string, string>,
+    private readonly clock: Clock,
+  ) {}
 
-  static async open(dir: string, keepMs: number, now = Date.now()): Promise<ExecutedCommands> {
+  static async open(dir: string, keepMs: number, clock: Clock = systemClock): Promise<ExecutedCommands> {
     const db = new Level<string, string>(dir, { valueEncoding: "utf8" });
     await db.open();
+    const now = clock.now();
     const old: string[] = [];
     for await (const [k, v] of db.iterator()) if (now - Number(v) > keepMs) old.push(k);
     if (old.length) await db.batch(old.map((key) => ({ type: "del" as const, key })));
-    return new ExecutedCommands(db);
+    return new ExecutedCommands(db, clock);
   }
 
   async has(id: string): Promise<boolean> {
@@ -22,7 +28,7 @@ export class ExecutedCommands {
   }
 
   async add(id: string): Promise<void> {
-    await this.db.put(id, String(Date.now()));
+    await this.db.put(id, String(this.clock.now()));
   }
 
   close(): Promise<void> {
@@ -30,14 +36,10 @@ export class ExecutedCommands {
   }
 }
 
-/** `/proc/<pid>/stat` field 22: when the process started, so a reused pid is never mistaken for ours. */
+/** `/proc/<pid>/stat` field 22: when the process started, so a reused pid is never mistaken for ours (kept as text, as pids.json has it). */
 export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
+  const stat = readPidStat(pid);
+  return stat ? String(stat.starttime) : undefined;
 }
 
 /**

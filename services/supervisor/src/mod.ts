@@ -1,5 +1,6 @@
-export { startSupervisor } from "./service.js";
+export { startSupervisor, type SupervisorOptions } from "./service.js";
+export type { Clock } from "./clock.js";
 export { ProcessDriver, type ExitInfo, type RunStatus } from "./process-driver.js";
-export { planCommand, type Plan, type Step, type WorkerFacts } from "./plan.js";
+export { plan, outcomeOf, type Intent, type Plan, type Step, type WorkerFacts, type WorkerSpec } from "./plan.js";
 export { DockerDriver, type Attachment } from "./docker-driver.js";
 export { macvlanName, internalName, containerName, subnetOf, overlaps, contains, LABEL } from "./networks.js";

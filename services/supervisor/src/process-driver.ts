@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { Logger, WorkerConfig } from "@vigil/events";
+import { readPidStat, type Logger, type WorkerConfig } from "@vigil/events";
 import { workerEnv } from "./worker-env.js";
 
 export type RunStatus = "running" | "paused" | "stopped" | "exited";
@@ -38,12 +38,7 @@ interface Run {
 
 /** The state letter of /proc/<pid>/stat (R, S, T …), undefined once the process is gone. */
 export function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-  } catch {
-    return undefined;
-  }
+  return readPidStat(pid)?.state;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { restartsWithin, restartVerdict, REFLEX_REQUESTER, type RestartPolicy, type RestartVerdict } from "@vigil/events";
+import { countRestart, keepsRestartCount, resetWhenStable, restartsWithin, restartVerdict, REFLEX_REQUESTER, type RestartPolicy, type RestartVerdict } from "@vigil/events";
 
 /**
  * Degraded mode, the pure part (docs/degraded-mode.md): when the supervisor is on its own, and what
@@ -16,18 +16,15 @@ export interface RestartHistory {
 
 export const FRESH_HISTORY: RestartHistory = { attempt: 0, restartTimes: [] as number[], flapping: false };
 
-/** Restart times older than this many entries are never needed (as in the decider). */
-const RESTART_TIMES_KEPT = 64;
-
 /** A restart happened at `at` (epoch ms of the crash it answers). The decider's and the reflex's own keep counting; anyone else's (an operator) starts afresh. */
 export function afterRestart(h: RestartHistory, at: number, requestedBy: string): RestartHistory {
-  if (requestedBy !== "decider" && requestedBy !== REFLEX_REQUESTER) return FRESH_HISTORY;
-  return { attempt: h.attempt + 1, restartTimes: [...h.restartTimes, at].slice(-RESTART_TIMES_KEPT), flapping: false };
+  if (!keepsRestartCount(requestedBy)) return FRESH_HISTORY;
+  return { ...countRestart(h, at), flapping: false };
 }
 
 /** A run lasted stableMs: the backoff starts over (the crash-loop window still counts). */
 export function afterStable(h: RestartHistory): RestartHistory {
-  return { ...h, attempt: 0 };
+  return resetWhenStable(h);
 }
 
 /**

@@ -1,0 +1,148 @@
+import { eventName, is, type DataOf, type Logger, type VigilEvent, type WorkerAction } from "@vigil/events";
+import type { DegradedMode } from "./degraded.js";
+import type { Emit } from "./emit.js";
+import { runSteps, type Executors } from "./executors.js";
+import type { ExecutedCommands } from "./local-state.js";
+import { outcomeOf, plan, type Plan } from "./plan.js";
+import type { ShutdownFlag } from "./shutdown.js";
+import type { WorkerIncidents, WorkerQueues, WorkerTally } from "./worker-books.js";
+import type { Workloads } from "./workloads.js";
+
+type WorkerCommand = VigilEvent<DataOf<"cmd.worker.restart">>;
+type ReattachCommand = VigilEvent<DataOf<"cmd.container.reattach">>;
+
+export interface CommandDeps {
+  log: Logger;
+  emit: Emit;
+  executed: ExecutedCommands;
+  workloads: Workloads;
+  queues: WorkerQueues;
+  executors: Executors;
+  shutdown: ShutdownFlag;
+  incidents: WorkerIncidents;
+  tally: WorkerTally;
+  degraded: DegradedMode;
+  /** Restart commands the decider made for crashes before this moment are superseded by the boot. */
+  bootTime: number;
+}
+
+const WORKER_COMMANDS = {
+  "cmd.worker.restart": "restart",
+  "cmd.worker.start": "start",
+  "cmd.worker.stop": "stop",
+  "cmd.worker.pause": "pause",
+  "cmd.worker.resume": "resume",
+  "cmd.worker.kill": "kill",
+} as const satisfies Record<string, WorkerAction>;
+
+const metaOf = (cmd: { id: string; incident?: string; correlation?: string }) => ({ incident: cmd.incident, causation: cmd.id, correlation: cmd.correlation ?? cmd.incident });
+
+/**
+ * Commands from the bus: consume → plan → execute, each command id at most once (ExecutedCommands,
+ * recorded before running, so after a crash mid-command it is not run again). Not awaited: a delayed
+ * restart must not hold up commands for other workers; the per-worker queue orders one worker's.
+ */
+export function commandHandler(deps: CommandDeps): (e: VigilEvent) => Promise<void> {
+  return async (e) => {
+    if (is(e, "cmd.container.reattach")) {
+      if (await deps.executed.has(e.id)) return;
+      await deps.executed.add(e.id);
+      void reattach(deps, e);
+      return;
+    }
+    if (eventName(e)?.startsWith("cmd.net.")) return; // netmon's
+    const action = workerActionOf(e);
+    if (!action) throw new Error(`not a worker command: ${e.type}`);
+    if (await deps.executed.has(e.id)) {
+      deps.log.info({ command: e.id, action }, "command already executed, skipped");
+      return;
+    }
+    await deps.executed.add(e.id);
+    void execute(deps, action.event, action.action);
+  };
+}
+
+const isWorkerCommand = (name: string): name is keyof typeof WORKER_COMMANDS => Object.hasOwn(WORKER_COMMANDS, name);
+
+function workerActionOf(e: VigilEvent): { event: WorkerCommand; action: WorkerAction } | undefined {
+  const name = eventName(e);
+  return name && isWorkerCommand(name) && is(e, name) ? { event: e, action: WORKER_COMMANDS[name] } : undefined;
+}
+
+/** Why a decider restart is not run although it plans fine; undefined when it runs. */
+function supersededBecause(deps: CommandDeps, cmd: WorkerCommand, action: WorkerAction): string | undefined {
+  if (action !== "restart" || cmd.data.requestedBy !== "decider") return undefined;
+  const worker = cmd.data.worker;
+  const crashAt = Date.parse(cmd.time); // a decider restart's time is the time of the crash it answers
+  if (crashAt < deps.bootTime) return `superseded: ${worker} was started fresh when the supervisor booted, after the crash this restart answers`;
+  if (deps.degraded.refusesDeciderRestart(worker, crashAt)) return `superseded: ${worker} was restarted locally by the supervisor's reflex while degraded, for the crash this restart answers`;
+  return undefined;
+}
+
+async function execute(deps: CommandDeps, cmd: WorkerCommand, action: WorkerAction): Promise<void> {
+  const { log, emit, workloads } = deps;
+  const { worker } = cmd.data;
+  const before = workloads.facts(worker);
+  const p: Plan = plan(workloads.desired(), [before], { kind: "command", action, worker, delayMs: cmd.data.delayMs, signal: cmd.data.signal });
+  const meta = metaOf(cmd);
+  const superseded = p.ok ? supersededBecause(deps, cmd, action) : undefined;
+  if (superseded) {
+    log.info({ command: cmd.id, worker }, superseded);
+    await emit("out.command.rejected", { command: cmd.id, action, worker, reason: superseded }, meta);
+    return;
+  }
+  if (!p.ok) {
+    log.warn({ command: cmd.id, action, worker, reason: p.reason }, "command rejected");
+    await emit("out.command.rejected", { command: cmd.id, action, worker, reason: p.reason }, meta);
+    return;
+  }
+  if (cmd.incident) deps.incidents.set(worker, cmd.incident);
+  if (action === "restart" || action === "start" || action === "stop") deps.degraded.feed({ type: "command-accepted", worker });
+  await deps.queues.enqueue(worker, async () => {
+    const previousPid = workloads.facts(worker).pid ?? before.pid;
+    try {
+      if (!(await runSteps(deps.executors, p.steps, deps.shutdown.stopping))) return;
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log.error({ command: cmd.id, action, worker, err: error }, "command failed");
+      await emit("out.command.failed", { command: cmd.id, action, worker, error }, meta);
+      return;
+    }
+    const now = workloads.facts(worker);
+    if (action === "restart") deps.tally.countRestart(worker);
+    // The reflex's history follows the decider's count (a decider restart answers a crash at cmd.time).
+    if (action === "restart" || action === "start") deps.degraded.feed({ type: "restarted", worker, at: Date.parse(cmd.time), requestedBy: action === "restart" ? cmd.data.requestedBy : "operator" });
+    const pids = { ...(now.pid ? { pid: now.pid } : {}), ...(previousPid && previousPid !== now.pid ? { previousPid } : {}) };
+    await emit(outcomeOf(action), { worker, command: cmd.id, requestedBy: cmd.data.requestedBy, ...pids, at: deps.tally.startedAtOf(worker) }, meta);
+  });
+}
+
+/** Moves a container's vNICs on an interface to its new subnet (netmon → decider → here). */
+async function reattach(deps: CommandDeps, cmd: ReattachCommand): Promise<void> {
+  const { log, emit, workloads } = deps;
+  const { worker } = cmd.data;
+  const meta = metaOf(cmd);
+  const p = plan(workloads.desired(), [], { kind: "reattach", worker, interface: cmd.data.interface, subnet: cmd.data.subnet, gateway: cmd.data.gateway, delayMs: cmd.data.delayMs });
+  if (!p.ok) {
+    await emit("out.command.rejected", { command: cmd.id, action: "reattach", worker, reason: p.reason }, meta);
+    return;
+  }
+  await deps.queues.enqueue(worker, async () => {
+    if (deps.shutdown.stopping()) return;
+    try {
+      for (const step of p.steps) {
+        if (step.action === "wait") await deps.executors.wait(step);
+        else if (step.action === "reattach") {
+          const { vnics, warnings } = await deps.executors.reattach(step);
+          log.info({ worker, interface: step.interface, vnics }, "container reattached");
+          for (const w of warnings) log.warn({ worker }, w);
+          await emit("out.container.reattached", { worker, command: cmd.id, requestedBy: cmd.data.requestedBy, vnics, ...(warnings.length ? { warnings } : {}) }, meta);
+        }
+      }
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log.error({ command: cmd.id, worker, err: error }, "reattach failed");
+      await emit("out.command.failed", { command: cmd.id, action: "reattach", worker, error }, meta);
+    }
+  });
+}
