@@ -1,4 +1,4 @@
-import { eventName, is, type DataOf, type Logger, type VigilEvent, type WorkerAction } from "@vigil/events";
+import { eventName, is, type EventOf, type Logger, type VigilEvent, type WorkerAction } from "@vigil/events";
 import type { DegradedMode } from "./degraded.js";
 import type { Emit } from "./emit.js";
 import { runSteps, type Executors } from "./executors.js";
@@ -8,8 +8,6 @@ import type { ShutdownFlag } from "./shutdown.js";
 import type { WorkerIncidents, WorkerQueues, WorkerTally } from "./worker-books.js";
 import type { Workloads } from "./workloads.js";
 
-type WorkerCommand = VigilEvent<DataOf<"cmd.worker.restart">>;
-type ReattachCommand = VigilEvent<DataOf<"cmd.container.reattach">>;
 
 export interface CommandDeps {
   log: Logger;
@@ -61,6 +59,9 @@ export function commandHandler(deps: CommandDeps): (e: VigilEvent) => Promise<vo
     void execute(deps, action.event, action.action);
   };
 }
+
+type WorkerCommand = EventOf<keyof typeof WORKER_COMMANDS>;
+type ReattachCommand = EventOf<"cmd.container.reattach">;
 
 const isWorkerCommand = (name: string): name is keyof typeof WORKER_COMMANDS => Object.hasOwn(WORKER_COMMANDS, name);
 

@@ -1,4 +1,4 @@
-import { decodeEvent, deciderLifecycle, derivedId, REFLEX_REQUESTER, type Logger, type VigilEvent } from "@vigil/events";
+import { decodeEvent, deciderLifecycle, derivedId, is, REFLEX_REQUESTER, type Logger, type VigilEvent } from "@vigil/events";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Clock } from "./clock.js";
 import { initial, transition, type DegradedModeConfig, type DegradedModeDecision, type DegradedModeInput, type DegradedModeState } from "./degraded-mode.js";
@@ -131,14 +131,13 @@ export class DegradedMode {
   }
 }
 
-/** A valid event whose data names the decider as its service; anything else is not a sign of life. */
+/** A valid lifecycle event (heartbeat, start, stop) of the decider's; anything else is not a sign of life. */
 function isFromDecider(decode: () => VigilEvent): boolean {
   let e: VigilEvent;
   try {
     e = decode();
   } catch {
-    return false;
+    return false; // not an event: not a sign of life either
   }
-  const data = e.data;
-  return typeof data === "object" && data !== null && "service" in data && data.service === "decider";
+  return (is(e, "sys.service.heartbeat") || is(e, "sys.service.started") || is(e, "sys.service.stopped")) && e.data.service === "decider";
 }

@@ -6,13 +6,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { GenericContainer } from "testcontainers";
-import { connectBus, createLogger, createPublisher, is, parseConfig, startService, type VigilEvent } from "@vigil/events";
+import { connectBus, createLogger, createPublisher, is, parseConfig, startService, type EventName, type EventOf, type VigilEvent } from "@vigil/events";
 import { BUSYBOX_IMAGE, containerState, docker, removeDeviceContainers, requireDocker, startNatsServer, watchEvents, type TestNatsServer } from "@vigil/events/testing";
 import { startSupervisor } from "./service.js";
 import { containerName } from "./networks.js";
 
 const log = createLogger("test", "silent");
-const data = <T>(e: VigilEvent) => e.data as T;
+/** The data of an event that must be of type `name` (narrowed by `is`, no cast). */
+function dataOf<N extends EventName>(e: VigilEvent | undefined, name: N): EventOf<N>["data"] {
+  if (!e || !is(e, name)) throw new Error(`expected ${name}, got ${e?.type ?? "nothing"}`);
+  return e.data;
+}
 const uid = () => randomBytes(3).toString("hex");
 
 async function setup(srv: TestNatsServer, device: string, cfg: { containers?: unknown[]; workers?: unknown[]; docker?: object }) {
@@ -53,7 +57,7 @@ describe("supervisor docker driver (real Docker engine, real nats-server)", () =
     const t = await setup(await startNatsServer(), device, { containers: [sleeper(name, { memory: "32m", cpus: 0.5, labels: { team: "ops" }, env: { MODE: "test" } })] });
     try {
       const started = await t.events.waitFor("started", (e) => is(e, "obs.worker.started"));
-      const cid = data<{ containerId: string }>(started).containerId;
+      const cid = dataOf(started, "obs.worker.started").containerId ?? assert.fail("a container start carries its id");
       const info = JSON.parse(docker("inspect", cid))[0];
       assert.equal(info.Name, `/${containerName(device, name)}`);
       assert.equal(info.HostConfig.RestartPolicy.Name, "no", "Docker's restart policy stays off: Vigil decides");
@@ -67,14 +71,14 @@ describe("supervisor docker driver (real Docker engine, real nats-server)", () =
 
       docker("kill", cid);
       const exited = await t.events.waitFor("exited", (e) => is(e, "obs.worker.exited"));
-      assert.deepEqual({ ...data<object>(exited), uptimeMs: 0 }, { worker: name, pid: data<{ pid: number }>(started).pid, code: 137, signal: "SIGKILL", expected: false, uptimeMs: 0, containerId: cid });
+      assert.deepEqual({ ...dataOf(exited, "obs.worker.exited"), uptimeMs: 0 }, { worker: name, pid: dataOf(started, "obs.worker.started").pid, code: 137, signal: "SIGKILL", expected: false, uptimeMs: 0, containerId: cid });
       assert.ok(exited.incident);
 
       await t.cmds.emit("cmd.worker.restart", { worker: name, requestedBy: "alice" }, { incident: exited.incident });
       const restarted = await t.events.waitFor("restarted", (e) => is(e, "out.worker.restarted"));
       assert.equal(restarted.incident, exited.incident);
       assert.equal(containerState(cid).Running, true);
-      assert.equal(data<{ pid: number }>(restarted).pid, containerState(cid).Pid);
+      assert.equal(dataOf(restarted, "out.worker.restarted").pid, containerState(cid).Pid);
 
       await t.cmds.emit("cmd.worker.pause", { worker: name });
       await t.events.waitFor("paused", (e) => is(e, "out.worker.paused"));
@@ -86,9 +90,9 @@ describe("supervisor docker driver (real Docker engine, real nats-server)", () =
       await t.events.waitFor("killed", (e) => is(e, "out.worker.killed"));
       assert.equal(containerState(cid).Running, false);
       const exits = t.events.events.filter((e) => is(e, "obs.worker.exited"));
-      assert.equal(data<{ expected: boolean }>(exits.at(-1)!).expected, true, "a commanded kill is not a crash");
+      assert.equal(dataOf(exits.at(-1)!, "obs.worker.exited").expected, true, "a commanded kill is not a crash");
       const hb = await t.events.waitFor("heartbeat", (e) => is(e, "sys.service.heartbeat") && e.time > exits.at(-1)!.time, 15_000);
-      assert.ok(data<{ workers: Array<{ name: string }> }>(hb).workers.some((w) => w.name === name), "containers are in the supervisor's heartbeat");
+      assert.ok((dataOf(hb, "sys.service.heartbeat").workers ?? []).some((w) => w.name === name), "containers are in the supervisor's heartbeat");
     } finally {
       await t.close();
     }
@@ -103,11 +107,11 @@ describe("supervisor docker driver (real Docker engine, real nats-server)", () =
     });
     try {
       const exited = await t.events.waitFor("oom exit", (e) => is(e, "obs.worker.exited"), 30_000);
-      const d = data<{ oom?: boolean; code: number; expected: boolean; containerId: string }>(exited);
+      const d = dataOf(exited, "obs.worker.exited");
       assert.equal(d.oom, true);
       assert.equal(d.code, 137);
       assert.equal(d.expected, false);
-      assert.equal(containerState(d.containerId).OOMKilled, true, "the engine agrees");
+      assert.equal(containerState(d.containerId ?? assert.fail("a container exit carries its id")).OOMKilled, true, "the engine agrees");
     } finally {
       await t.close();
     }
@@ -126,19 +130,19 @@ describe("supervisor docker driver (real Docker engine, real nats-server)", () =
     const t = await setup(await startNatsServer(), device, { containers: [sleeper(name)] });
     try {
       const first = await t.events.waitFor("started", (e) => is(e, "obs.worker.started"));
-      const cid = data<{ containerId: string }>(first).containerId;
+      const cid = dataOf(first, "obs.worker.started").containerId ?? assert.fail("a container start carries its id");
       assert.notEqual(cid, foreign.getId());
       await t.restart();
       const second = await t.events.waitFor("adopted", (e) => is(e, "obs.worker.started") && e.seq > first.seq);
-      assert.equal(data<{ containerId: string }>(second).containerId, cid);
-      assert.equal(data<{ adopted?: boolean }>(second).adopted, true);
-      assert.equal(data<{ pid: number }>(second).pid, data<{ pid: number }>(first).pid, "the same process kept running");
+      assert.equal(dataOf(second, "obs.worker.started").containerId, cid);
+      assert.equal(dataOf(second, "obs.worker.started").adopted, true);
+      assert.equal(dataOf(second, "obs.worker.started").pid, dataOf(first, "obs.worker.started").pid, "the same process kept running");
       assert.equal(docker("ps", "-q", "--filter", `label=io.vigil.device=${device}`).split("\n").filter(Boolean).length, 1, "no duplicate");
       assert.equal(containerState(foreign.getId()).Running, true, "the other device's container is untouched");
       // Adopted means watched: an external kill is still reported.
       docker("kill", cid);
       const exited = await t.events.waitFor("exited after adoption", (e) => is(e, "obs.worker.exited") && e.seq > second.seq);
-      assert.equal(data<{ expected: boolean }>(exited).expected, false);
+      assert.equal(dataOf(exited, "obs.worker.exited").expected, false);
     } finally {
       await t.close();
       await foreign.stop();
@@ -155,17 +159,17 @@ describe("supervisor docker driver (real Docker engine, real nats-server)", () =
     });
     try {
       const down = await t.events.waitFor("docker unavailable", (e) => is(e, "sys.docker.unavailable"));
-      assert.equal(data<{ socketPath: string }>(down).socketPath, socketPath);
-      assert.match(data<{ error: string }>(down).error, /Docker engine not reachable at .*no-docker.*ENOENT/);
-      assert.deepEqual(data<{ workloads: string[] }>(down).workloads, ["plc"]);
-      const started = await t.events.waitFor("sensor started", (e) => is(e, "obs.worker.started") && data<{ worker: string }>(e).worker === "sensor");
-      process.kill(data<{ pid: number }>(started).pid, "SIGKILL");
-      await t.events.waitFor("sensor exit reported", (e) => is(e, "obs.worker.exited") && data<{ worker: string }>(e).worker === "sensor");
+      assert.equal(dataOf(down, "sys.docker.unavailable").socketPath, socketPath);
+      assert.match(dataOf(down, "sys.docker.unavailable").error, /Docker engine not reachable at .*no-docker.*ENOENT/);
+      assert.deepEqual(dataOf(down, "sys.docker.unavailable").workloads, ["plc"]);
+      const started = await t.events.waitFor("sensor started", (e) => is(e, "obs.worker.started") && e.data.worker === "sensor");
+      process.kill(dataOf(started, "obs.worker.started").pid, "SIGKILL");
+      await t.events.waitFor("sensor exit reported", (e) => is(e, "obs.worker.exited") && e.data.worker === "sensor");
       await t.cmds.emit("cmd.worker.restart", { worker: "sensor" });
       await t.events.waitFor("sensor restarted", (e) => is(e, "out.worker.restarted"));
       await t.cmds.emit("cmd.worker.start", { worker: "plc" });
       const failed = await t.events.waitFor("container command failed", (e) => is(e, "out.command.failed"));
-      assert.match(data<{ error: string }>(failed).error, /Docker engine not reachable/);
+      assert.match(dataOf(failed, "out.command.failed").error, /Docker engine not reachable/);
     } finally {
       await t.close();
     }
@@ -188,9 +192,9 @@ describe("supervisor docker driver (real Docker engine, real nats-server)", () =
         containers: [sleeper(name, { vnics: [{ name: "lan", parentInterface: parent, mode: "manual", ip: "198.51.100.10", mac: "02:00:5e:10:00:0a", dns: ["198.51.100.1"] }] })],
       });
       const nets = await t.events.waitFor("networks", (e) => is(e, "obs.container.networks"));
-      const before = data<{ vnics: Array<{ network: string; ip: string; mac: string; subnet: string }> }>(nets).vnics[0]!;
+      const before = dataOf(nets, "obs.container.networks").vnics[0]!;
       assert.deepEqual([before.network, before.subnet, before.ip, before.mac], [`macvlan_${parent}_198.51.100.0_25`, "198.51.100.0/25", "198.51.100.10", "02:00:5e:10:00:0a"]);
-      const cid = data<{ containerId: string }>(nets).containerId;
+      const cid = dataOf(nets, "obs.container.networks").containerId;
       assert.match(docker("exec", cid, "ip", "-4", "addr"), /198\.51\.100\.10\/25/);
 
       ip("addr", "flush", "dev", parent);
@@ -198,12 +202,12 @@ describe("supervisor docker driver (real Docker engine, real nats-server)", () =
       await t.cmds.emit("cmd.container.reattach", { worker: name, interface: parent, subnet: "198.51.100.0/24", requestedBy: "test" }, { incident: "inc-net" });
       const done = await t.events.waitFor("reattached", (e) => is(e, "out.container.reattached"));
       assert.equal(done.incident, "inc-net");
-      const after = data<{ vnics: Array<{ network: string; ip: string; mac: string; subnet: string }> }>(done).vnics[0]!;
+      const after = dataOf(done, "out.container.reattached").vnics[0]!;
       assert.deepEqual([after.network, after.subnet, after.ip], [`macvlan_${parent}_198.51.100.0_24`, "198.51.100.0/24", "198.51.100.10"]);
       const addr = docker("exec", cid, "ip", "addr");
       assert.match(addr, /198\.51\.100\.10\/24/);
       // The MAC survives where the engine can set one on connect (API ≥ 1.44); an older engine is reported.
-      const warnings = data<{ warnings?: string[] }>(done).warnings ?? [];
+      const warnings = dataOf(done, "out.container.reattached").warnings ?? [];
       if (after.mac === "02:00:5e:10:00:0a") assert.match(addr, /02:00:5e:10:00:0a/);
       else assert.match(warnings.join("\n"), /MAC 02:00:5e:10:00:0a not kept .*API 1\.44/);
       assert.doesNotMatch(docker("network", "ls", "--format", "{{.Name}}"), new RegExp(`macvlan_${parent}_198.51.100.0_25`), "the old network is gone");

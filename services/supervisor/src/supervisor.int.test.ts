@@ -3,11 +3,17 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectBus, createLogger, createPublisher, is, parseConfig, readPidStat, startService } from "@vigil/events";
+import { connectBus, createLogger, createPublisher, is, parseConfig, readPidStat, startService, type EventName, type EventOf, type VigilEvent } from "@vigil/events";
 import { nextReconnect, startNatsServer, watchEvents, type TestNatsServer } from "@vigil/events/testing";
 import { startSupervisor } from "./service.js";
 
 const log = createLogger("test", "silent");
+
+/** The data of an event that must be of type `name` (narrowed by `is`, no cast). */
+function dataOf<N extends EventName>(e: VigilEvent | undefined, name: N): EventOf<N>["data"] {
+  if (!e || !is(e, name)) throw new Error(`expected ${name}, got ${e?.type ?? "nothing"}`);
+  return e.data;
+}
 
 function procState(pid: number): string | undefined {
   return readPidStat(pid)?.state;
@@ -36,11 +42,11 @@ describe("supervisor process driver (real nats-server, real processes)", () => {
     const { svc, nc, events, cmds } = await setup(srv, [sleeper("sensor")]);
     try {
       const started = await events.waitFor("sensor started", (e) => is(e, "obs.worker.started"));
-      const pid = (started.data as { pid: number }).pid;
+      const pid = dataOf(started, "obs.worker.started").pid;
       assert.ok(alive(pid));
       process.kill(pid, "SIGKILL");
       const exited = await events.waitFor("sensor exited", (e) => is(e, "obs.worker.exited"));
-      assert.deepEqual({ ...(exited.data as object), uptimeMs: 0 }, { worker: "sensor", pid, code: null, signal: "SIGKILL", expected: false, uptimeMs: 0 });
+      assert.deepEqual({ ...dataOf(exited, "obs.worker.exited"), uptimeMs: 0 }, { worker: "sensor", pid, code: null, signal: "SIGKILL", expected: false, uptimeMs: 0 });
       assert.ok(exited.incident, "an unexpected exit carries an incident id");
     } finally {
       await events.close();
@@ -55,10 +61,11 @@ describe("supervisor process driver (real nats-server, real processes)", () => {
     const { svc, nc, events, cmds } = await setup(srv, [sleeper("sensor")]);
     try {
       const started = await events.waitFor("started", (e) => is(e, "obs.worker.started"));
-      const pid1 = (started.data as { pid: number }).pid;
+      const pid1 = dataOf(started, "obs.worker.started").pid;
       const r = await cmds.emit("cmd.worker.restart", { worker: "sensor", requestedBy: "alice" }, { incident: "inc-x" });
       const restarted = await events.waitFor("restarted", (e) => is(e, "out.worker.restarted"));
-      const d = restarted.data as { pid: number; previousPid: number; command: string; requestedBy: string };
+      const d = dataOf(restarted, "out.worker.restarted");
+      const pid2 = d.pid ?? assert.fail("the restart reports the new pid");
       assert.equal(d.command, r.event.id);
       assert.equal(d.previousPid, pid1);
       assert.notEqual(d.pid, pid1);
@@ -66,17 +73,17 @@ describe("supervisor process driver (real nats-server, real processes)", () => {
       assert.equal(restarted.incident, "inc-x");
       assert.equal(alive(pid1), false, "old process is gone");
       const stoppedForRestart = events.events.find((e) => is(e, "obs.worker.exited"));
-      assert.equal((stoppedForRestart?.data as { expected: boolean }).expected, true, "a commanded stop is not a crash");
+      assert.equal(dataOf(stoppedForRestart, "obs.worker.exited").expected, true, "a commanded stop is not a crash");
 
       await cmds.emit("cmd.worker.pause", { worker: "sensor" });
       await events.waitFor("paused", (e) => is(e, "out.worker.paused"));
-      assert.equal(procState(d.pid), "T");
+      assert.equal(procState(pid2), "T");
       await cmds.emit("cmd.worker.resume", { worker: "sensor" });
       await events.waitFor("resumed", (e) => is(e, "out.worker.resumed"));
-      assert.notEqual(procState(d.pid), "T");
+      assert.notEqual(procState(pid2), "T");
       await cmds.emit("cmd.worker.stop", { worker: "sensor" });
       await events.waitFor("stopped", (e) => is(e, "out.worker.stopped"));
-      assert.equal(alive(d.pid), false);
+      assert.equal(alive(pid2), false);
     } finally {
       await events.close();
       await svc.stop();
@@ -92,7 +99,7 @@ describe("supervisor process driver (real nats-server, real processes)", () => {
       await events.waitFor("started", (e) => is(e, "obs.worker.started"));
       await cmds.emit("cmd.worker.kill", { worker: "bash" });
       const rej = await events.waitFor("rejected", (e) => is(e, "out.command.rejected"));
-      assert.match((rej.data as { reason: string }).reason, /unknown worker "bash".*declared: sensor/);
+      assert.match(dataOf(rej, "out.command.rejected").reason, /unknown worker "bash".*declared: sensor/);
       const first = await cmds.emit("cmd.worker.restart", { worker: "sensor" });
       await events.waitFor("restarted", (e) => is(e, "out.worker.restarted"));
       // The same command again, after JetStream's duplicate window would have let it through: a raw
@@ -114,7 +121,7 @@ describe("supervisor process driver (real nats-server, real processes)", () => {
     const { svc, nc, events } = await setup(srv, [sleeper("a"), sleeper("b")]);
     try {
       const started = await events.waitForCount("both started", (e) => is(e, "obs.worker.started"), 2);
-      const pids = started.map((e) => (e.data as { pid: number }).pid);
+      const pids = started.map((e) => dataOf(e, "obs.worker.started").pid);
       await srv.stop();
       for (const pid of pids) {
         assert.ok(alive(pid), "workers keep running while the bus is down");
@@ -125,7 +132,7 @@ describe("supervisor process driver (real nats-server, real processes)", () => {
       await srv.restart();
       await back;
       const exits = await events.waitForCount("both exits from the outbox", (e) => is(e, "obs.worker.exited"), 2, 15_000);
-      assert.deepEqual(exits.map((e) => (e.data as { pid: number }).pid).sort(), [...pids].sort());
+      assert.deepEqual(exits.map((e) => dataOf(e, "obs.worker.exited").pid).sort(), [...pids].sort());
     } finally {
       await events.close();
       await svc.stop();
@@ -139,10 +146,10 @@ describe("supervisor process driver (real nats-server, real processes)", () => {
     const { svc, nc, events, cmds } = await setup(srv, [{ name: "ghost", command: "/nonexistent/program" }]);
     try {
       const exited = await events.waitFor("exit with error", (e) => is(e, "obs.worker.exited"));
-      assert.match((exited.data as { error: string }).error, /\/nonexistent\/program: ENOENT/);
+      assert.match(dataOf(exited, "obs.worker.exited").error ?? "", /\/nonexistent\/program: ENOENT/);
       await cmds.emit("cmd.worker.start", { worker: "ghost" });
       const failed = await events.waitFor("command failed", (e) => is(e, "out.command.failed"));
-      assert.match((failed.data as { error: string }).error, /ENOENT/);
+      assert.match(dataOf(failed, "out.command.failed").error, /ENOENT/);
     } finally {
       await events.close();
       await svc.stop();
@@ -156,7 +163,7 @@ describe("supervisor process driver (real nats-server, real processes)", () => {
     const { svc, nc, events } = await setup(srv, [{ name: "tree", command: "sh", args: ["-c", "sleep 600 & sleep 600 & wait"] }]);
     try {
       const started = await events.waitFor("started", (e) => is(e, "obs.worker.started"));
-      const pid = (started.data as { pid: number }).pid;
+      const pid = dataOf(started, "obs.worker.started").pid;
       const childrenOf = () => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
       // The shell forks its two sleeps right after it starts; poll /proc until both exist.
       for (let i = 0; i < 200 && childrenOf().length < 2; i++) await new Promise((r) => setTimeout(r, 10));
