@@ -31,6 +31,7 @@ import { createRng, seedFrom } from "./fuzz-rng.js";
 import { fuzzWebSocket } from "./fuzz-ws.js";
 import { integerOption, optionText } from "./lib/options.js";
 
+import { bugStatuses } from "./fuzz-bugs.js";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = resolve(HERE, "..");
 const REPO = resolve(BENCH_DIR, "..");
@@ -324,14 +325,7 @@ Service starts: ${kv(r.services.starts)}; healing after kill -9: ${JSON.stringif
 
 ## Bugs found
 
-- **Fixed** (libs/events/src/config.ts, unit test in config.unit.test.ts): \`loadConfig\` threw a TypeError ("Cannot create property 'port' on string ''")
-  when a section was not a mapping and a \`VIGIL_*\` variable overrode a field in it (\`gateway: ""\` with \`VIGIL_GATEWAY_PORT\`):
-  \`vigil up\` exited 1 with a stack trace instead of 2 naming the field. This run: ${r.config.loader_crashes} loader crashes.
-- **Open** (packages/vigil/src/up.ts): \`vigil up\` prints "running" before it installs its SIGTERM handler; a SIGTERM at that moment kills it
-  unhandled (a race: it shows in some runs, not all). This run, SIGTERM on "running" ×3: ${(r.sigterm_right_after_running as string[]).join("; ")}.
-- **Open** (services/gateway): after a 413 the connection is kept open without \`Connection: close\` while the body is unread; the next request on it
-  fails: ${r.http.keep_alive_probes["after a 413 (body over maxFrameBytes, Content-Length)"]}.
-- **Open** (services/gateway, docs/console-protocol.md): the deviations below.
+${bugStatuses(r).join("\n")}
 
 ## Deviations from the documented behaviour (reported, not failed on)
 

@@ -14,11 +14,13 @@ verifies the HMAC-SHA256 signature, validates every event, stores each event id 
       --host       address to bind (env VIGIL_SINK_HOST; default 127.0.0.1)
   -d, --data-dir   where the store lives (env VIGIL_SINK_DATA_DIR; default ./.vigil-sink)
   -s, --secret     the shared secret (env VIGIL_SINK_SECRET; required, ≥ 16 characters)
-      --faults     allow POST /faults (fault injection for tests and demos)
+      --faults     allow POST /faults (fault injection for tests and demos; env VIGIL_SINK_FAULTS=1)
+      --delivery-log  keep every delivery in memory: GET /deliveries (per id: deliveries, first time),
+                   DELETE /deliveries resets it (tests and benchmarks; env VIGIL_SINK_DELIVERY_LOG=1)
       --tls-cert, --tls-key, --tls-ca   serve HTTPS; with a CA, require client certificates (mTLS)
   -h, --help       this text
 
-Endpoints: POST /v1/events, GET /counts, GET /events?after=N&limit=M, GET|POST|DELETE /faults, GET /health.
+Endpoints: POST /v1/events, GET /counts, GET|DELETE /deliveries, GET /events?after=N&limit=M, GET|POST|DELETE /faults, GET /health.
 Prints one JSON line {"url": …} on stdout when listening. SIGTERM/SIGINT close it cleanly.
 `;
 
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
         "data-dir": { type: "string", short: "d" },
         secret: { type: "string", short: "s" },
         faults: { type: "boolean" },
+        "delivery-log": { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "tls-ca": { type: "string" },
@@ -64,7 +67,8 @@ async function main(): Promise<void> {
     host: values.host ?? process.env.VIGIL_SINK_HOST ?? "127.0.0.1",
     dataDir: resolve(values["data-dir"] ?? process.env.VIGIL_SINK_DATA_DIR ?? ".vigil-sink"),
     secret,
-    allowFaults: values.faults ?? false,
+    allowFaults: values.faults ?? process.env.VIGIL_SINK_FAULTS === "1",
+    deliveryLog: values["delivery-log"] ?? process.env.VIGIL_SINK_DELIVERY_LOG === "1",
     ...(values["tls-cert"] && values["tls-key"] ? { tls: { cert: values["tls-cert"], key: values["tls-key"], ...(values["tls-ca"] ? { ca: values["tls-ca"] } : {}) } } : {}),
     log,
   });

@@ -3,3 +3,4 @@ export { EventStore, type SinkCounts, type StoredBatch, type StoredEvent } from 
 export { sign, verify, SIGNATURE_HEADER } from "./signature.js";
 export { validateBatch, validateEvent, type Rejection } from "./validate.js";
 export { FaultsSchema, pickFault, NO_FAULTS, type Faults, type FaultAction } from "./faults.js";
+export { DeliveryLog, type DeliveryRecord, type DeliverySnapshot } from "./delivery-log.js";

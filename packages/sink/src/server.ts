@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { gunzip as gunzipCb } from "node:zlib";
 import { FaultsSchema, NO_FAULTS, pickFault, type Faults } from "./faults.js";
 import { SIGNATURE_HEADER, verify } from "./signature.js";
+import { DeliveryLog, type DeliverySnapshot } from "./delivery-log.js";
 import { EventStore, type SinkCounts, type StoredEvent } from "./store.js";
 import { validateBatch } from "./validate.js";
 
@@ -30,6 +31,8 @@ export interface SinkOptions {
   /** Serve HTTPS; with `ca`, client certificates signed by it are required (mTLS). Paths. */
   tls?: { cert: string; key: string; ca?: string };
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Keep a log of every delivery (GET/DELETE /deliveries; tests and benchmarks). Off by default. */
+  deliveryLog?: boolean;
 }
 
 export interface Sink {
@@ -41,6 +44,9 @@ export interface Sink {
   setFaults(f: Partial<Faults>): Faults;
   /** Resolves when the counts satisfy `pred`; rejects after timeoutMs naming what it waited for. */
   waitFor(what: string, pred: (c: SinkCounts) => boolean, timeoutMs?: number): Promise<SinkCounts>;
+  /** Every delivery since the last reset (undefined unless started with deliveryLog). */
+  deliveries(): DeliverySnapshot | undefined;
+  resetDeliveries(): void;
   /** Requests being held by the hang fault. */
   hanging(): number;
   close(): Promise<void>;
@@ -95,6 +101,7 @@ export async function startSink(o: SinkOptions): Promise<Sink> {
   let faults: Faults = FaultsSchema.parse({ ...NO_FAULTS, ...o.faults });
   const hung = new Set<ServerResponse>();
   const log = o.log ?? (() => undefined);
+  const deliveryLog = o.deliveryLog ? new DeliveryLog() : undefined;
 
   function releaseHung(): void {
     for (const res of hung) res.destroy();
@@ -160,6 +167,7 @@ export async function startSink(o: SinkOptions): Promise<Sink> {
     }
     const seq = (h: string) => (typeof req.headers[h] === "string" && /^\d+$/.test(req.headers[h] as string) ? Number(req.headers[h]) : undefined);
     const r = await store.add(v.events, { firstSeq: seq("x-vigil-first-seq"), lastSeq: seq("x-vigil-last-seq") });
+    deliveryLog?.record(v.events.map((e) => e.id));
     send(res, 200, { received: v.events.length, ...r });
   }
 
@@ -178,6 +186,12 @@ export async function startSink(o: SinkOptions): Promise<Sink> {
         case "GET /events": {
           const events = await store.events(intParam(url.searchParams.get("after"), -1), Math.min(100_000, intParam(url.searchParams.get("limit"), 10_000)));
           return send(res, 200, { events, next: events.at(-1)?.index ?? intParam(url.searchParams.get("after"), -1) });
+        }
+        case "GET /deliveries":
+        case "DELETE /deliveries": {
+          if (!deliveryLog) throw new HttpError(403, "the delivery log is off (start the sink with --delivery-log)");
+          if (req.method === "DELETE") deliveryLog.reset();
+          return send(res, 200, deliveryLog.snapshot());
         }
         case "GET /faults":
           return send(res, 200, faults);
@@ -247,6 +261,8 @@ export async function startSink(o: SinkOptions): Promise<Sink> {
     counts: () => store.counts(),
     events: (after, limit) => store.events(after, limit),
     setFaults,
+    deliveries: () => deliveryLog?.snapshot(),
+    resetDeliveries: () => deliveryLog?.reset(),
     waitFor: (what, pred, timeoutMs = 30_000) =>
       new Promise<SinkCounts>((resolve, reject) => {
         const check = (c: SinkCounts) => {
