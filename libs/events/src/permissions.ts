@@ -1,5 +1,6 @@
 import { DECIDER_BUCKET } from "./state.js";
 import { BUS_SERVICES, eventSubject, ownedSubjects, type BusService } from "./owners.js";
+import { durabilitySubjects } from "./publisher.js";
 
 /**
  * Least privilege on the bus (docs/security.md): what each service's NATS user may publish and
@@ -114,6 +115,8 @@ export function permissionsFor(service: string, scope: PermissionScope): BusPerm
     ...(TAILS.has(service) ? orderedRights(stream) : []),
     ...(service === "gateway" ? [`$JS.API.CONSUMER.LIST.${stream}`, `$JS.API.CONSUMER.NAMES.${stream}`] : []),
     ...(known && KV[service as BusService] ? kvRights(KV[service as BusService]!) : []),
+    // Asking vigil up's durability barrier for a pass (a publisher's clean stop, publisher.ts).
+    durabilitySubjects(device).sync,
   ];
   const deny = Object.entries(durables)
     .filter(([owner]) => owner !== service)
@@ -122,6 +125,7 @@ export function permissionsFor(service: string, scope: PermissionScope): BusPerm
   if (service !== "decider" && service !== "gateway") deny.push(`vigil.*.cmd.>`);
   return {
     publish: { allow: [...new Set(allow)], deny },
-    subscribe: { allow: [`${inboxPrefixFor(service)}.>`, ...(known ? (LISTENS[service as BusService]?.(device) ?? []) : [])], deny: [] },
+    // Every publisher hears the barrier's announcements: they release what is on disk from its outbox.
+    subscribe: { allow: [`${inboxPrefixFor(service)}.>`, durabilitySubjects(device).announce, ...(known ? (LISTENS[service as BusService]?.(device) ?? []) : [])], deny: [] },
   };
 }

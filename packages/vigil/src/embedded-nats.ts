@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, readFileSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 
 export class UsageError extends Error {
@@ -178,4 +178,67 @@ export async function keepEmbeddedNats(bin: string, opts: EmbeddedNatsOptions, s
       await current.stop();
     },
   };
+}
+
+/** `nats-server: v2.9.10` → [2, 9, 10]; undefined when the text says no version. */
+export function parseServerVersion(text: string): [number, number, number] | undefined {
+  const m = /v?(\d+)\.(\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+export interface StoreDurability {
+  /** Lines for the `jetstream { }` block. */
+  lines: string[];
+  /** What vigil up says at start about how the store is made durable. */
+  summary: string;
+}
+
+/**
+ * How the embedded server's store is made durable (docs/durability.md). Always: vigil up's own
+ * durability barrier (durability-barrier.ts). Servers that know `sync_interval` (2.10+) also get a
+ * short one, so even events from tools that ignore the barrier are on disk within it (`always`
+ * fsyncs every write: about 70× slower measured here, so only on request: VIGIL_NATS_SYNC_INTERVAL).
+ * 2.9 refuses the option, so it never gets it. A store whose file system reports no free space
+ * (FUSE, e.g. LazyFS) needs an explicit max_file_store, or stream creation fails ("insufficient storage").
+ */
+export function storeDurability(version: string, o: { freeBytes: number; streamMaxBytes: number; env?: NodeJS.ProcessEnv }): StoreDurability {
+  const env = o.env ?? process.env;
+  const v = parseServerVersion(version);
+  const knowsSyncInterval = !!v && (v[0] > 2 || (v[0] === 2 && v[1] >= 10));
+  const lines: string[] = [];
+  let summary = "durability barrier every 25 ms (fsync of the store by vigil up)";
+  if (knowsSyncInterval) {
+    const interval = env.VIGIL_NATS_SYNC_INTERVAL || "1s";
+    lines.push(`  sync_interval: ${JSON.stringify(interval)}`);
+    summary += ` + server sync_interval ${interval}`;
+  } else {
+    summary += `; ${version.replace(/^nats-server:\s*/, "")} has no sync_interval (it fsyncs by itself only every 2 min)`;
+  }
+  const given = env.VIGIL_NATS_MAX_FILE_STORE;
+  if (given || o.freeBytes <= 0) {
+    // The stream's own limit plus room for the decider's KV and consumer state.
+    const bytes = given ? given : String(Math.max(o.streamMaxBytes > 0 ? o.streamMaxBytes * 2 : 0, 10 * 1024 ** 3));
+    lines.push(`  max_file_store: ${bytes}`);
+    summary += `; max_file_store ${bytes}${given ? "" : " (the store's file system reports no free space)"}`;
+  }
+  return { lines, summary };
+}
+
+/** Free bytes of the file system holding `dir` (0 when it says none, as FUSE file systems may). */
+export function freeBytes(dir: string): number {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return 0;
+  }
+}
+
+/** Adds `lines` to the `jetstream { }` block of a generated server config, right after its store_dir. */
+export function withJetStreamLines(config: string, lines: string[]): string {
+  if (lines.length === 0) return config;
+  const at = config.search(/^\s*store_dir:.*$/m);
+  if (at < 0) throw new Error("the generated nats-server config has no store_dir line in its jetstream block");
+  const end = config.indexOf("\n", at);
+  return `${config.slice(0, end + 1)}${lines.join("\n")}\n${config.slice(end + 1)}`;
 }

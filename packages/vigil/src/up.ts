@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, ensureStream, loadConfig, tailEvents, type VigilConfig } from "@vigil/events";
-import { findNatsServer, keepEmbeddedNats, type EmbeddedNats } from "./embedded-nats.js";
+import { findNatsServer, freeBytes, keepEmbeddedNats, storeDurability, withJetStreamLines, type EmbeddedNats } from "./embedded-nats.js";
+import { startDurabilityBarrier } from "./durability-barrier.js";
 import { formatEvent } from "./format.js";
 import { consoleBanner } from "./console-info.js";
 import { DEMO_CONFIG, runtimeFile, serviceMain, SERVICES, type ServiceName } from "./paths.js";
@@ -69,7 +70,11 @@ export async function up(o: UpOptions): Promise<number> {
     const leaf = config.fleet ? await writeLeafServerConfig(config, o.port, auth) : undefined;
     const configFile = leaf?.file ?? join(config.dataDir, "nats-server.conf");
     if (!leaf) writeFileSync(configFile, plainServerConfig({ device: config.device, port: o.port, storeDir: join(config.dataDir, "nats"), users }), { mode: 0o600 });
+    // Durability on a power cut (docs/durability.md): what the server's own config can add to vigil up's barrier.
+    const durability = storeDurability(version, { freeBytes: freeBytes(config.dataDir), streamMaxBytes: config.stream.maxBytes, env });
+    writeFileSync(configFile, withJetStreamLines(readFileSync(configFile, "utf8"), durability.lines), { mode: 0o600 });
     chmodSync(configFile, 0o600);
+    say(`store durability: ${durability.summary}`);
     nats = await keepEmbeddedNats(bin, { port: o.port, dataDir: config.dataDir, name: `vigil-${config.device}`, configFile, monitorPort: leaf?.monitorPort }, say);
     if (leaf && config.fleet) say(`fleet: leaf node of ${config.fleet.hub.join(", ")} in JetStream domain ${domainOf(config.device, config.fleet)} (config ${leaf.file})`);
     env.VIGIL_NATS_URL = nats.url;
@@ -110,7 +115,16 @@ function keepSecretsOutOfSharedEnv(env: NodeJS.ProcessEnv, dataDir: string): voi
 
 async function run(o: UpOptions, config: VigilConfig, configPath: string, env: NodeJS.ProcessEnv, nats: EmbeddedNats | undefined, users?: BusUser[]): Promise<number> {
   const nc = await connectBus(config.nats, "vigil-up", { waitOnFirstConnect: false });
-  await ensureStream(await jetstreamManager(nc, { checkAPI: false }), config.stream);
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  await ensureStream(jsm, config.stream);
+  // The barrier needs the store on this machine: only for the server vigil up runs. Its services then
+  // keep each event in their outbox until a barrier covers it (VIGIL_DURABILITY=barrier, publisher.ts).
+  // VIGIL_DURABILITY=off: today's 2.9 behaviour (no barrier), for measurements and the power-cut baseline.
+  const barrier = nats && env.VIGIL_DURABILITY !== "off"
+    ? startDurabilityBarrier(nc, jsm, { storeDir: join(config.dataDir, "nats"), stream: config.stream.name, device: config.device, say, recreate: () => ensureStream(jsm, config.stream) })
+    : undefined;
+  if (barrier) env.VIGIL_DURABILITY = "barrier";
+  else delete env.VIGIL_DURABILITY;
   // Set up by admin, so that no service needs the right to create streams.
   if (users) await new Kvm(nc).create(DECIDER_BUCKET, { history: 1 });
   env.VIGIL_CONFIG = resolve(configPath);
@@ -194,6 +208,9 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
         });
       }
       await feed?.stop();
+      // A last barrier, so what the services published last is on disk before the server stops.
+      await barrier?.sync();
+      await barrier?.stop();
       await uplink?.stop();
       await sink?.stop();
       await nc.close().catch(() => undefined);

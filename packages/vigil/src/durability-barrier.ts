@@ -1,0 +1,160 @@
+import { open, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { durabilitySubjects, isNotFound, type DurableMark } from "@vigil/events";
+
+/**
+ * The durability barrier (docs/decisions/0009-durability-barrier.md): nats-server 2.9 acknowledges a
+ * message once it is written to the OS and fsyncs it only minutes later, if at all, so a power cut
+ * takes everything acknowledged since. vigil up owns the store, so it fsyncs it itself: a group
+ * commit every `intervalMs` when something changed (and on request), then announces the highest
+ * stream sequence that is on disk. Publishers keep each event in their outbox until it is covered.
+ */
+export interface DurabilityBarrier {
+  /** Runs a barrier now (or joins the one running and then runs another) and returns its mark. */
+  sync(): Promise<DurableMark | undefined>;
+  /** Durations of the passes so far, in ms (for the bench's barrier_p99_ms). */
+  passDurations(): number[];
+  stop(): Promise<void>;
+}
+
+export interface BarrierOptions {
+  storeDir: string;
+  stream: string;
+  device: string;
+  /** Group-commit period while there were writes (20–50 ms keeps publish latency low and fsyncs few). */
+  intervalMs?: number;
+  say?: (msg: string) => void;
+  /** Makes the stream again when the server lost its definition (a cut before its meta files were on disk). */
+  recreate?: () => Promise<unknown>;
+}
+
+/** Consumers, KV and other streams change without the event stream's last_seq moving: synced at least this often. */
+const IDLE_PASS_MS = 1_000;
+
+export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager, o: BarrierOptions): DurabilityBarrier {
+  const subjects = durabilitySubjects(o.device);
+  const interval = o.intervalMs ?? 25;
+  const durations: number[] = [];
+  let last: DurableMark | undefined;
+  let lastPassAt = 0;
+  let running: Promise<DurableMark | undefined> | undefined;
+  let stopped = false;
+  let warned = false;
+
+  const pass = async (): Promise<DurableMark | undefined> => {
+    const t0 = performance.now();
+    // The sequence is read first: every message up to it was written to the OS before the fsyncs below.
+    const info = await jsm.streams.info(o.stream);
+    await fsyncStore(o.storeDir, o.stream);
+    const mark: DurableMark = { stream: o.stream, seq: info.state.last_seq, created: info.created };
+    durations.push(performance.now() - t0);
+    if (durations.length > 100_000) durations.splice(0, 50_000);
+    last = mark;
+    lastPassAt = Date.now();
+    nc.publish(subjects.announce, JSON.stringify(mark));
+    return mark;
+  };
+  const runPass = (): Promise<DurableMark | undefined> => {
+    const p = (running ?? Promise.resolve(undefined))
+      .catch(() => undefined)
+      .then(pass)
+      .catch((err) => {
+        // The server is restarting (keepEmbeddedNats) or the stream is being re-created: next tick.
+        if (!warned) o.say?.(`durability barrier: pass failed (${(err as Error).message}); retrying`);
+        warned = true;
+        return undefined;
+      })
+      .finally(() => {
+        if (running === p) running = undefined;
+      });
+    running = p;
+    return p;
+  };
+
+  let ticking = false;
+  const tick = async () => {
+    if (stopped || running || ticking) return;
+    ticking = true;
+    try {
+      const info = await jsm.streams.info(o.stream);
+      const moved = !last || info.state.last_seq !== last.seq || info.created !== last.created;
+      if (moved || Date.now() - lastPassAt >= IDLE_PASS_MS) {
+        await runPass();
+        warned = false;
+      }
+    } catch (err) {
+      if (isNotFound(err) && o.recreate) {
+        o.say?.(`the ${o.stream} stream is gone (the server dropped its definition after a cut?): re-creating it`);
+        await o.recreate().catch((e) => o.say?.(`could not re-create ${o.stream}: ${(e as Error).message}`));
+      }
+      /* otherwise the server is down: the next tick asks again */
+    } finally {
+      ticking = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), interval);
+  const sub = nc.subscribe(subjects.sync, {
+    callback: (_err, msg) => {
+      void runPass().then((m) => msg.respond(JSON.stringify(m ?? last ?? null)));
+    },
+  });
+
+  return {
+    sync: runPass,
+    passDurations: () => durations.slice(),
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running?.catch(() => undefined);
+      sub.unsubscribe();
+    },
+  };
+}
+
+/**
+ * fsyncs the files and folders of the store. Order matters: consumers' state and other streams (the
+ * decider's KV snapshot) first, the event stream's message blocks last, so that a durable ack or
+ * snapshot never points past an output that a cut could still take.
+ */
+export async function fsyncStore(storeDir: string, stream: string): Promise<number> {
+  const files: string[] = [];
+  const dirs: string[] = [];
+  await walk(storeDir, files, dirs);
+  const msgs = `${join("streams", stream, "msgs")}/`;
+  const last = files.filter((f) => f.includes(`/${msgs}`));
+  const first = files.filter((f) => !f.includes(`/${msgs}`));
+  for (const f of first) await fsyncPath(f);
+  for (const f of last) await fsyncPath(f);
+  // New blocks and re-written meta files are reached through their folders' entries.
+  for (const d of dirs.reverse()) await fsyncPath(d);
+  return files.length;
+}
+
+async function walk(dir: string, files: string[], dirs: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return; // removed meanwhile (a consumer deleted, a block purged)
+  }
+  dirs.push(dir);
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await walk(p, files, dirs);
+    else if (e.isFile()) files.push(p);
+  }
+}
+
+async function fsyncPath(p: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(p, "r");
+    await fh.sync();
+  } catch {
+    /* removed meanwhile, or a folder the file system does not sync: nothing to keep */
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+}
