@@ -17,9 +17,10 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
 const list = (xs: readonly string[]): string => (xs.length ? xs.join(", ") : "none");
 
 type Cmd = DataOf<"cmd.worker.restart">;
-const command = (action: string) => (d: Cmd) => `${action} ${d.worker}${d.delayMs ? ` in ${ms(d.delayMs)}` : ""}${by(d.requestedBy)}${d.signal ? ` with ${d.signal}` : ""}`;
+// "command: worker.restart sensor …" and "worker.restarted: sensor …": the words the CLI has always printed (scripts grep them).
+const command = (action: string) => (d: Cmd) => `command: worker.${action} ${d.worker}${d.delayMs ? ` in ${ms(d.delayMs)}` : ""}${by(d.requestedBy)}${d.signal ? ` with ${d.signal}` : ""}`;
 type Out = DataOf<"out.worker.restarted">;
-const outcome = (done: string) => (d: Out) => `${d.worker} ${done}${d.pid ? `, pid ${d.pid}` : ""}${d.previousPid ? ` (was ${d.previousPid})` : ""}${by(d.requestedBy)}`;
+const outcome = (done: string) => (d: Out) => `worker.${done}: ${d.worker}${d.pid ? ` pid ${d.pid}` : ""}${d.previousPid ? ` (was ${d.previousPid})` : ""}${by(d.requestedBy)}`;
 type Iface = DataOf<"obs.net.discovery">["interfaces"][number];
 const iface = (i: Iface): string => `${i.name} ${i.state}${i.ipv4.length ? ` ${i.ipv4.map((a) => `${a.address}/${a.prefix}`).join(" ")}` : ""}`;
 type Vnics = DataOf<"out.container.reattached">["vnics"];
@@ -56,7 +57,7 @@ const SUMMARIES: Summaries = {
   "obs.net.online": (d) => `network online: ${d.endpoint} answered in ${ms(d.latencyMs)}`,
   "obs.net.offline": (d) => `network OFFLINE: ${d.endpoint}: ${d.error}`,
   "cmd.net.discover": (d) => `discover network interfaces${by(d.requestedBy)}`,
-  "dec.remediation.decided": (d) => `decided: ${d.action} ${d.worker} (policy ${d.policy}, attempt ${d.attempt}, delay ${ms(d.delayMs)})${d.handledBy ? `, already done by ${d.handledBy}` : ""}: ${d.reason}`,
+  "dec.remediation.decided": (d) => `decided: ${d.action} ${d.worker} (policy ${d.policy}, attempt ${d.attempt}, delay ${ms(d.delayMs)})${d.handledBy ? `, already done by ${d.handledBy}` : `: ${d.reason}`}`,
   "dec.incident.opened": (d) => `incident opened for ${d.worker}${d.policy ? ` (${d.policy})` : ""}: ${d.reason}`,
   "dec.incident.resolved": (d) => `incident of ${d.worker} resolved: ${d.reason}`,
   "dec.incident.escalated": (d) => `INCIDENT ESCALATED for ${d.worker}: ${d.reason} (${plural(d.restarts, "restart")} in ${ms(d.windowMs)})`,
@@ -78,8 +79,8 @@ const SUMMARIES: Summaries = {
   "sys.service.stopped": (d) => `service ${d.service} stopped (pid ${d.pid}): ${d.reason}`,
   "sys.service.heartbeat": (d) =>
     `${d.service} alive: up ${ms(d.uptimeMs)}, ${mib(d.rssBytes)}${d.outbox ? `, ${d.outbox} in outbox` : ""}${d.workers ? `, workers ${d.workers.map((w) => `${w.name} ${w.status}`).join(", ") || "none"}` : ""}`,
-  "sys.supervisor.degraded": (d) => `supervisor DEGRADED (${d.unreachable.join(" and ")} unreachable): ${d.reason}`,
-  "sys.supervisor.restored": (d) => `supervisor back under the decider after ${ms(d.degradedMs)} (${plural(d.reflexRestarts, "local restart")})`,
+  "sys.supervisor.degraded": (d) => `supervisor DEGRADED: ${d.reason} (${d.unreachable.join(" and ")} unreachable)`,
+  "sys.supervisor.restored": (d) => `supervisor back under the decider after ${d.degradedMs} ms (${d.reflexRestarts} local restart(s))`,
   "sys.telemetry.breaker.opened": (d) => `telemetry breaker OPEN: ${d.reason} (${d.backlog} waiting, retry in ${ms(d.resetTimeoutMs)})`,
   "sys.telemetry.breaker.closed": (d) => `telemetry breaker closed after ${ms(d.openMs)} (${d.backlog} waiting)`,
   "sys.telemetry.upload.failed": (d) => `upload of ${plural(d.events, "event")} (#${d.firstSeq}–${d.lastSeq}) failed${d.status ? ` (HTTP ${d.status})` : ""}: ${d.error}; retry in ${ms(d.retryInMs)}`,

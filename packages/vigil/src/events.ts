@@ -1,4 +1,4 @@
-import { tailEvents } from "@vigil/events";
+import { isRoutine, tailEvents } from "@vigil/events";
 import { connectToRunning, type TargetOptions } from "./connect.js";
 import { UsageError } from "./embedded-nats.js";
 import { formatEvent } from "./format.js";
@@ -8,6 +8,8 @@ export interface EventsOptions extends TargetOptions {
   seq?: string;
   filter?: string;
   follow: boolean;
+  /** Also heartbeats and health samples (several a minute: hidden by default). */
+  all?: boolean;
   json: boolean;
 }
 
@@ -20,7 +22,7 @@ export function parseSince(s: string, now = Date.now()): Date {
   return new Date(t);
 }
 
-/** `vigil events`: the stored events of this device (or a filter), then live ones with --follow. */
+/** `vigil events`: the stored events of this device (or a filter), then live ones with --follow; heartbeats and samples with --all. */
 export async function events(o: EventsOptions): Promise<number> {
   const seq = o.seq === undefined ? undefined : Number(o.seq);
   const from = seq !== undefined ? { seq } : o.since ? { time: parseSince(o.since) } : "all";
@@ -43,7 +45,7 @@ export async function events(o: EventsOptions): Promise<number> {
     nc,
     { stream: config.stream.name, filter, from, onInvalid: (subject, seq, reason) => process.stdout.write(`#${seq} invalid event on ${subject}: ${reason}\n`) },
     (e) => {
-      process.stdout.write(o.json ? JSON.stringify(e) + "\n" : formatEvent(e) + "\n");
+      if (o.all || !isRoutine(e)) process.stdout.write(o.json ? JSON.stringify(e) + "\n" : formatEvent(e) + "\n");
       armIdle();
       if (!o.follow && e.seq >= last && !stopped) {
         stopped = true;

@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
-import { gatewayInfoFile, loadConfig, readLocalToken, type VigilConfig } from "@vigil/events";
+import { gatewayInfoFile, localTokenFile, readLocalToken, type VigilConfig } from "@vigil/events";
+import { runningSystem } from "./connect.js";
 import { UsageError } from "./embedded-nats.js";
-import { readRuntime } from "./paths.js";
 
 export interface GatewayTarget {
   config?: string;
+  /** --data-dir: the running `vigil up`'s data dir (gateway.json and the local token are there). */
+  dataDir?: string;
   /** --gateway */
   gateway?: string;
   /** --token */
@@ -16,16 +18,6 @@ export interface GatewayClient {
   config: VigilConfig;
   get<T = any>(path: string): Promise<T>;
   post<T = any>(path: string, body: unknown): Promise<{ status: number; body: T }>;
-}
-
-/** The config of the running system: the one `vigil up` recorded in its runtime file, else the usual lookup. */
-function runningConfig(path: string | undefined): VigilConfig {
-  const config = loadConfig(path, process.env);
-  const runtime = readRuntime(config.dataDir);
-  if (!path && !process.env.VIGIL_CONFIG && runtime?.configPath && runtime.configPath !== config.configPath) {
-    return loadConfig(runtime.configPath, { ...process.env, VIGIL_DATA_DIR: config.dataDir });
-  }
-  return config;
 }
 
 function gatewayFile(dataDir: string): string | undefined {
@@ -42,7 +34,7 @@ function gatewayFile(dataDir: string): string | undefined {
  * token in the data dir (only there when the config declares no tokens).
  */
 export function gatewayClient(o: GatewayTarget): GatewayClient {
-  const config = runningConfig(o.config);
+  const { config } = runningSystem(o);
   const url = (o.gateway || process.env.VIGIL_GATEWAY_URL || gatewayFile(config.dataDir) || `http://127.0.0.1:${config.gateway.port || 8080}`).replace(/\/+$/, "");
   const token = o.token || process.env.VIGIL_TOKEN || readLocalToken(config.dataDir);
   if (!token) throw new UsageError("no token: pass --token <token> or set VIGIL_TOKEN (a token from gateway.tokens in the config)");
@@ -62,7 +54,7 @@ export function gatewayClient(o: GatewayTarget): GatewayClient {
     } catch {
       body = { error: { message: text.slice(0, 200) } };
     }
-    if (res.status === 401) throw new UsageError(`the gateway at ${url} refused the token (401): check --token / VIGIL_TOKEN`, 1);
+    if (res.status === 401) throw new UsageError(`the gateway at ${url} refused the token (401)${o.token || process.env.VIGIL_TOKEN ? ": check --token / VIGIL_TOKEN" : ` from ${localTokenFile(config.dataDir)}: pass --data-dir <the running vigil up's data dir>, or --token`}`, 1);
     if (res.status === 403) throw new UsageError(`refused (403): ${body?.error?.message ?? "forbidden"}`, 1);
     return { status: res.status, body };
   }

@@ -41,10 +41,12 @@ Commands:
 Options:
   -c, --config <file>    Config file (default: $VIGIL_CONFIG, else ./vigil.yaml, else the demo for 'up')
       --nats-url <url>   Use this NATS server instead of starting one (default: $VIGIL_NATS_URL)
-      --data-dir <dir>   Where state, logs and the embedded server's store go (up)
+      --data-dir <dir>   Where state, logs and the embedded server's store go (up); every other command
+                         finds the running system there: its config, NATS address, credentials, token
   -p, --port <n>         Port of the embedded nats-server (up; default 4222)
   -q, --quiet            No live event feed (up)
       --json             Machine-readable output (status, events)
+      --all              events, up's feed: also heartbeats and health samples (hidden by default)
       --since <when>     events: from 30s, 10m, 2h, 1d ago, or an ISO time
       --seq <n>          events: from this stream sequence
       --filter <subject> events: a NATS subject filter (default vigil.<device>.>)
@@ -81,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
         seq: { type: "string" },
         filter: { type: "string" },
         follow: { type: "boolean", short: "f", default: false },
+        all: { type: "boolean", default: false },
         gateway: { type: "string" },
         token: { type: "string" },
         speed: { type: "string" },
@@ -109,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // Console commands (they take arguments and talk to the gateway).
-  const gwTarget = { config: v.config, gateway: v.gateway, token: v.token, json: v.json };
+  const gwTarget = { config: v.config, dataDir: v["data-dir"], gateway: v.gateway, token: v.token, json: v.json };
   if (command === "token") return token(rest, { name: v.name, role: v.role, json: v.json });
   if (command === "fleet") return fleet(rest, { hub: v.hub, stream: v.stream, json: v.json });
   if ((WORKER_COMMANDS as readonly string[]).includes(command) || command === "replay") {
@@ -122,19 +125,19 @@ async function main(argv: string[]): Promise<number> {
     return workerCommand(command as WorkerCommand, rest[0], { ...gwTarget, reason: v.reason });
   }
   if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}" for '${command}'. Run 'vigil help' for usage.`);
-  const target = { config: v.config, natsUrl: v["nats-url"] };
+  const target = { config: v.config, dataDir: v["data-dir"], natsUrl: v["nats-url"] };
   switch (command) {
     case "up": {
       const port = v.port === undefined ? 4222 : Number(v.port);
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port "${v.port}": a port is a whole number from 1 to 65535`);
-      return up({ ...target, dataDir: v["data-dir"], port, quiet: v.quiet });
+      return up({ ...target, port, quiet: v.quiet, all: v.all });
     }
     case "status":
       return status({ ...target, json: v.json });
     case "bus-auth":
       return busAuth({ config: v.config, out: v.out });
     case "events":
-      return events({ ...target, since: v.since, seq: v.seq, filter: v.filter, follow: v.follow, json: v.json });
+      return events({ ...target, since: v.since, seq: v.seq, filter: v.filter, follow: v.follow, all: v.all, json: v.json });
     case "workers":
       return workers(gwTarget);
     case "incidents":

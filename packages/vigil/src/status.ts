@@ -1,5 +1,4 @@
-import { Kvm } from "@nats-io/kv";
-import { DECIDER_BUCKET, type DeciderSnapshot } from "@vigil/events";
+import { loadDeciderView } from "@vigil/events";
 import { connectToRunning, type TargetOptions } from "./connect.js";
 import { table } from "./format.js";
 
@@ -13,14 +12,7 @@ function ago(iso: string | undefined, now: number): string {
 export async function status(o: TargetOptions & { json: boolean }): Promise<number> {
   const { nc, config } = await connectToRunning(o);
   try {
-    let snap: DeciderSnapshot | undefined;
-    try {
-      const kv = await new Kvm(nc).open(DECIDER_BUCKET);
-      const e = await kv.get(config.device);
-      if (e && e.operation === "PUT" && e.length > 0) snap = e.json<DeciderSnapshot>();
-    } catch {
-      snap = undefined;
-    }
+    const snap = await loadDeciderView(nc, config.device);
     const workers = [...config.workers, ...config.containers].map((w) => w.name);
     const state = snap?.state ?? { workers: {}, incidents: {} };
     for (const name of Object.keys(state.workers)) if (!workers.includes(name)) workers.push(name);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connectBus, ensureStream, loadConfig, tailEvents, type VigilConfig } from "@vigil/events";
+import { connectBus, ensureStream, isRoutine, loadConfig, tailEvents, type VigilConfig } from "@vigil/events";
 import { findNatsServer, freeBytes, keepEmbeddedNats, storeDurability, withJetStreamLines, type EmbeddedNats } from "./embedded-nats.js";
 import { startDurabilityBarrier } from "./durability-barrier.js";
 import { formatEvent } from "./format.js";
@@ -20,6 +20,8 @@ export interface UpOptions {
   natsUrl?: string;
   port: number;
   quiet: boolean;
+  /** The live feed also prints heartbeats and health samples. */
+  all?: boolean;
 }
 
 interface ManagedService {
@@ -173,11 +175,11 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
 
   writeFileSync(runtimeFile(config.dataDir), JSON.stringify({ natsUrl: config.nats.url, device: config.device, pid: process.pid, configPath: resolve(configPath), startedAt: new Date().toISOString() }, null, 2));
 
-  // The live feed: what happens from now on, one line per event (heartbeats and health samples left out).
+  // The live feed: what happens from now on, one line per event (heartbeats and health samples only with --all).
   const feed = o.quiet
     ? undefined
     : await tailEvents(nc, { stream: config.stream.name, filter: `vigil.${config.device}.>`, from: "new" }, (e) => {
-        if (!e.type.endsWith("heartbeat") && !e.type.endsWith(".health.sample")) process.stdout.write(`${formatEvent(e)}\n`);
+        if (o.all || !isRoutine(e)) process.stdout.write(`${formatEvent(e)}\n`);
       });
 
   return new Promise<number>((resolveExit) => {

@@ -156,6 +156,8 @@ function renderWorkers() {
         el("td", { class: `status st-${w.status}` }, w.status),
         el("td", { class: "pid num" }, w.pid ?? "-"),
         el("td", { class: "restarts num" }, w.restarts),
+        el("td", { class: "cpu num" }, typeof w.cpuPct === "number" ? `${w.cpuPct.toFixed(1)} %` : "-"),
+        el("td", { class: "mem num" }, typeof w.rssBytes === "number" ? `${(w.rssBytes / 1048576).toFixed(1)} MiB` : "-"),
         el("td", {}, fmtAgo(w.startedAt)),
         el("td", { class: "mono" }, w.incident ? w.incident.slice(0, 8) : "-"),
         el(
@@ -171,6 +173,62 @@ function renderWorkers() {
 }
 
 // ───────── health charts ─────────
+const CHART = { cpu: { label: "CPU", unit: "%", threshold: "cpu" }, mem: { label: "Memory", unit: "%", threshold: "memory" }, temp: { label: "Temperature", unit: "°C", threshold: "temperature" } };
+const CHART_H = 150;
+const PAD = { left: 38, right: 8, top: 8, bottom: 20 };
+
+function svgEl(tag, attrs, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+const hhmm = (t) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+/** Nice tick values between lo and hi (about four). */
+function ticks(lo, hi) {
+  const raw = (hi - lo) / 4;
+  const mag = 10 ** Math.floor(Math.log10(raw || 1));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(Math.round(v * 100) / 100);
+  return out;
+}
+
+/** One chart: y axis with unit, x axis with clock times, the series, and the configured threshold (crossing and recovery lines). */
+function drawChart(box, series, metric, from, now) {
+  const w = Math.max(240, box.clientWidth || 300);
+  const th = state.thresholds && state.thresholds[CHART[metric].threshold];
+  const vals = series.map((p) => p[metric]);
+  const pct = metric !== "temp";
+  const lo = pct ? 0 : Math.floor(Math.min(...vals, th ? th.recoverBelow : Infinity) - 2);
+  const hi = pct ? 100 : Math.ceil(Math.max(...vals, th ? th.above : -Infinity) + 2);
+  const x = (t) => PAD.left + ((t - from) / (now - from || 1)) * (w - PAD.left - PAD.right);
+  const y = (v) => PAD.top + (1 - (v - lo) / (hi - lo || 1)) * (CHART_H - PAD.top - PAD.bottom);
+  const svg = svgEl("svg", { viewBox: `0 0 ${w} ${CHART_H}`, width: w, height: CHART_H, role: "img", "aria-label": `${CHART[metric].label} over time` });
+  for (const v of ticks(lo, hi)) {
+    svg.append(svgEl("line", { class: "grid", x1: PAD.left, x2: w - PAD.right, y1: y(v), y2: y(v) }));
+    svg.append(svgEl("text", { class: "tick", x: PAD.left - 4, y: y(v) + 3, "text-anchor": "end" }, `${v}`));
+  }
+  svg.append(svgEl("text", { class: "unit", x: 2, y: PAD.top + 8 }, CHART[metric].unit));
+  const span = now - from;
+  const step = span > 10 * 60_000 ? 5 * 60_000 : span > 4 * 60_000 ? 2 * 60_000 : 60_000;
+  for (let t = Math.ceil(from / step) * step; t <= now; t += step) {
+    svg.append(svgEl("line", { class: "grid", x1: x(t), x2: x(t), y1: PAD.top, y2: CHART_H - PAD.bottom }));
+    svg.append(svgEl("text", { class: "tick", x: x(t), y: CHART_H - 5, "text-anchor": "middle" }, hhmm(t)));
+  }
+  svg.append(svgEl("line", { class: "axis", x1: PAD.left, x2: PAD.left, y1: PAD.top, y2: CHART_H - PAD.bottom }));
+  svg.append(svgEl("line", { class: "axis", x1: PAD.left, x2: w - PAD.right, y1: CHART_H - PAD.bottom, y2: CHART_H - PAD.bottom }));
+  if (th && th.above <= hi && th.above >= lo) {
+    svg.append(svgEl("line", { class: "threshold", "data-threshold": "above", x1: PAD.left, x2: w - PAD.right, y1: y(th.above), y2: y(th.above) }));
+    svg.append(svgEl("text", { class: "threshold-label", x: w - PAD.right - 2, y: y(th.above) - 3, "text-anchor": "end" }, `threshold ${th.above} ${CHART[metric].unit}`));
+    if (th.recoverBelow >= lo) svg.append(svgEl("line", { class: "threshold recover", "data-threshold": "recoverBelow", x1: PAD.left, x2: w - PAD.right, y1: y(th.recoverBelow), y2: y(th.recoverBelow) }));
+  }
+  svg.append(svgEl("polyline", { class: "series", points: series.map((p) => `${x(p.t).toFixed(1)},${y(p[metric]).toFixed(1)}`).join(" ") }));
+  box.replaceChildren(svg);
+}
+
 function renderCharts() {
   const pts = state.health || [];
   const now = Date.now();
@@ -182,30 +240,25 @@ function renderCharts() {
     const box = $(".chart", fig);
     const series = pts.filter((p) => typeof p[metric] === "number" && p.t >= from);
     const cap = $("figcaption", fig);
-    cap.replaceChildren(el("span", {}, { cpu: "CPU %", mem: "Memory %", temp: "Temperature °C" }[metric]), el("span", { class: "mono" }, series.length ? series[series.length - 1][metric].toFixed(1) : ""));
+    const last = series.length ? `${series[series.length - 1][metric].toFixed(1)} ${CHART[metric].unit}` : "";
+    cap.replaceChildren(el("span", {}, `${CHART[metric].label} (${CHART[metric].unit})`), el("span", { class: "mono" }, last));
     if (series.length === 0) {
-      box.replaceChildren(el("span", { class: "muted no-data" }, "no health data"));
+      // Samples arrive but carry no temperature: the device has no sensor Vigil can read.
+      const noSensor = metric === "temp" && pts.some((p) => p.temp === null);
+      box.replaceChildren(el("span", { class: "muted no-data" }, noSensor ? "no thermal sensor" : "no health data"));
       continue;
     }
-    const vals = series.map((p) => p[metric]);
-    const lo = metric === "temp" ? Math.min(...vals) - 2 : 0;
-    const hi = metric === "temp" ? Math.max(...vals) + 2 : Math.max(100, ...vals);
-    const svg = document.createElementNS(SVG, "svg");
-    svg.setAttribute("viewBox", "0 0 1000 100");
-    svg.setAttribute("preserveAspectRatio", "none");
-    const line = document.createElementNS(SVG, "polyline");
-    line.setAttribute("points", series.map((p) => `${(((p.t - from) / (now - from)) * 1000).toFixed(1)},${(100 - ((p[metric] - lo) / (hi - lo || 1)) * 100).toFixed(1)}`).join(" "));
-    svg.append(line);
-    box.replaceChildren(svg);
+    drawChart(box, series, metric, from, now);
   }
 }
 
 // ───────── incidents ─────────
 function renderIncidents() {
   const body = $("#incidents tbody");
-  const list = state.incidents;
+  const status = $("#incident-status").value;
+  const list = state.incidents.filter((i) => status === "all" || i.status === status);
   if (list.length === 0) {
-    body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "no incidents")));
+    body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "muted" }, status === "all" ? "no incidents" : `no ${status} incidents`)));
     return;
   }
   body.replaceChildren(
@@ -224,52 +277,12 @@ function renderIncidents() {
 
 const STAGE_LABEL = { exit: "exit", opened: "incident", decision: "decision", command: "command", outcome: "outcome", stable: "stable", resolved: "resolved", escalated: "escalated", other: "event" };
 
-function stageOf(e) {
-  const n = e.type.replace("io.vigil.", "");
-  if (n === "obs.worker.exited") return "exit";
-  if (n === "obs.worker.stable") return "stable";
-  if (n === "dec.incident.opened") return "opened";
-  if (n === "dec.incident.resolved") return "resolved";
-  if (n === "dec.incident.escalated") return "escalated";
-  if (n.startsWith("dec.")) return "decision";
-  if (n.startsWith("cmd.")) return "command";
-  if (n.startsWith("out.")) return "outcome";
-  return "other";
-}
-
-function describe(e) {
-  const n = e.type.replace("io.vigil.", "");
-  const d = e.data || {};
-  switch (n) {
-    case "obs.worker.exited":
-      return d.error ? `${d.worker} could not start: ${d.error}` : `${d.worker} (pid ${d.pid}) ${d.expected ? "stopped" : "exited"}: ${d.signal ? `signal ${d.signal}` : `code ${d.code}`} after ${d.uptimeMs} ms`;
-    case "obs.worker.started":
-      return `${d.worker} started, pid ${d.pid}`;
-    case "obs.worker.stable":
-      return `${d.worker} stable (pid ${d.pid}, up ${d.uptimeMs} ms)`;
-    case "dec.remediation.decided":
-      return `${d.action} ${d.worker} — policy ${d.policy}, attempt ${d.attempt}, delay ${d.delayMs} ms: ${d.reason}`;
-    case "dec.incident.opened":
-    case "dec.incident.resolved":
-    case "dec.incident.escalated":
-      return d.reason;
-    case "out.command.rejected":
-      return `${d.action} ${d.worker} rejected: ${d.reason}`;
-    case "out.command.failed":
-      return `${d.action} ${d.worker} failed: ${d.error}`;
-    case "sys.service.heartbeat":
-      return `${d.service} alive, ${Math.round((d.rssBytes || 0) / 1048576)} MiB`;
-    case "obs.health.sample":
-      return `cpu ${d.cpuPct?.toFixed?.(1)} % · mem ${d.memPct?.toFixed?.(1)} %${d.tempC != null ? ` · ${d.tempC} °C` : ""}`;
-  }
-  if (n.startsWith("cmd.")) return `${n.slice(11)} ${d.worker}${d.delayMs ? ` in ${d.delayMs} ms` : ""} (by ${d.requestedBy})`;
-  if (n.startsWith("out.")) return `${n.slice(11)} ${d.worker}${d.pid ? ` pid ${d.pid}` : ""}${d.previousPid ? ` (was ${d.previousPid})` : ""} (by ${d.requestedBy})`;
-  if (n.startsWith("sys.service.")) return `${d.service} ${n.slice(12)}`;
-  return JSON.stringify(d).slice(0, 160);
-}
+// Each event from the gateway carries `summary` (the line a person reads) and `stage` (its place in an
+// incident's chain), made by the one summariser in libs/events (docs/console-protocol.md).
+const describe = (e) => e.summary ?? e.type.replace("io.vigil.", "");
 
 function timelineItem(e, i) {
-  const stage = stageOf(e);
+  const stage = e.stage ?? "other";
   return el(
     "li",
     { "data-stage": stage, "data-index": i, "data-seq": e.seq },
@@ -334,7 +347,7 @@ function feedVisible(e) {
   if (!kinds.has(kind)) return false;
   if ($("#hide-heartbeats").checked && /heartbeat$|health\.sample$/.test(e.type)) return false;
   const q = $("#feed-text").value.trim().toLowerCase();
-  if (q && !`${e.type} ${e.incident ?? ""} ${JSON.stringify(e.data)}`.toLowerCase().includes(q)) return false;
+  if (q && !`${e.type} ${e.incident ?? ""} ${e.summary ?? ""}`.toLowerCase().includes(q)) return false;
   return true;
 }
 
@@ -358,6 +371,7 @@ function renderFeed() {
 }
 
 for (const i of document.querySelectorAll("#feed-filters input")) i.addEventListener("input", renderFeed);
+$("#incident-status").addEventListener("change", () => state && renderIncidents());
 $("#feed-pause").addEventListener("click", (ev) => {
   feedPaused = !feedPaused;
   ev.target.textContent = feedPaused ? "resume" : "pause";

@@ -1,4 +1,4 @@
-import { LOCAL_TOKEN_NAME, hashToken, type EventWithSeq, type GatewayToken, type Logger, type NatsConnection, type Publisher, type VigilConfig, type VigilEvent } from "@vigil/events";
+import { DEFAULT_HYSTERESIS, HEALTH_METRICS, LOCAL_TOKEN_NAME, hashToken, resolveThreshold, type HealthMetric, type Threshold, type EventWithSeq, type GatewayToken, type Logger, type NatsConnection, type Publisher, type VigilConfig, type VigilEvent } from "@vigil/events";
 import type { WebSocket } from "ws";
 import type { Principal } from "./auth.js";
 import type { Hub } from "./hub.js";
@@ -18,6 +18,8 @@ export interface StateView {
   workers: WorkerRow[];
   incidents: IncidentView[];
   health: HealthPoint[];
+  /** The configured health thresholds (health.thresholds, resolved): the console draws them on its charts. */
+  thresholds: Record<HealthMetric, Threshold>;
   telemetryBreaker?: string;
   supervisorReportAt?: string;
   clients: number;
@@ -76,6 +78,7 @@ export function createGateway(deps: { nc: NatsConnection; config: VigilConfig; h
   const budget = createReadBudget(config.gateway);
   const refuse = (reason: string) => hub.counters.commandsRefused.set(reason, (hub.counters.commandsRefused.get(reason) ?? 0) + 1);
 
+  const thresholds = Object.fromEntries(HEALTH_METRICS.map((m) => [m, resolveThreshold(config.health.thresholds[m], DEFAULT_HYSTERESIS[m])])) as Record<HealthMetric, Threshold>;
   // Process workers and containers share one namespace and the same commands.
   const declared = [...config.workers, ...config.containers];
   return {
@@ -92,9 +95,10 @@ export function createGateway(deps: { nc: NatsConnection; config: VigilConfig; h
       const v: StateView = {
         device: config.device,
         seq: snap?.seq ?? 0,
-        workers: workerRows(declared, snap?.state, sup),
+        workers: workerRows(declared, snap?.state, sup, hub.counters.sample),
         incidents: incidentList(snap?.state),
         health: hub.health(),
+        thresholds,
         clients: clients.size,
       };
       if (hub.counters.breaker) v.telemetryBreaker = hub.counters.breaker;

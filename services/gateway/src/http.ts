@@ -1,11 +1,13 @@
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { totalmem } from "node:os";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "@vigil/events";
 import { authenticate, bearerToken, originAllowed, type Principal } from "./auth.js";
 import { PAGE_MAX_EVENTS, type Gateway } from "./gateway.js";
-import { renderMetrics } from "./metrics.js";
+import { filesystemBytes, renderMetrics } from "./metrics.js";
+import { consoleEvent } from "./views.js";
 import { COMMAND_ACTIONS, validFilter, type CommandAction, type ErrorCode } from "./protocol.js";
 
 /** The web page: plain files beside dist/, no build step. */
@@ -146,7 +148,8 @@ export function createHttpHandler(gw: Gateway, log: Logger) {
     if (path === "/metrics" && method === "GET") {
       const [consumers, stream] = await Promise.all([gw.hub.consumerLag().catch(() => []), gw.hub.streamInfo()]);
       const subscriptions = gw.subscriptions.n;
-      const text = renderMetrics({ device: cfg.device, counters: gw.hub.counters, consumers, state: gw.hub.snapshot()?.state, ...(stream ? { stream } : {}), clients: gw.clients.size, subscriptions, droppedEvents: gw.dropped.n });
+      const filesystems = filesystemBytes(gw.hub.counters.sample?.disks.map((d) => d.mount) ?? []);
+      const text = renderMetrics({ device: cfg.device, counters: gw.hub.counters, consumers, state: gw.hub.snapshot()?.state, ...(stream ? { stream } : {}), clients: gw.clients.size, subscriptions, droppedEvents: gw.dropped.n, filesystems, memoryTotalBytes: totalmem() });
       res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
       return void res.end(text);
     }
@@ -157,7 +160,7 @@ export function createHttpHandler(gw: Gateway, log: Logger) {
       const r = await gw.incidentEvents(who, inc[1]!);
       if (!r.ok) return fail(res, r.code, r.message, retryAfter(r.retryAfterMs));
       if (r.events.length === 0 && !gw.incident(inc[1]!)) return fail(res, "not_found", `no incident ${inc[1]}`);
-      return json(res, 200, { incident: r.incident, events: r.events });
+      return json(res, 200, { incident: r.incident, events: r.events.map(consoleEvent) });
     }
     if (path === "/api/events" && method === "GET") {
       const q = url.searchParams;

@@ -1,10 +1,9 @@
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm, KvWatchInclude } from "@nats-io/kv";
-import { DECIDER_BUCKET, eventName, tailEvents, type DeciderSnapshot, type DeciderState, type EventWithSeq, type Logger, type NatsConnection, type Tail, type VigilConfig } from "@vigil/events";
+import { eventName, tailEvents, watchDeciderView, type DeciderSnapshot, type DeciderState, type EventWithSeq, type Logger, type NatsConnection, type Tail, type VigilConfig } from "@vigil/events";
 import { createIncidentIndex, type IncidentSpan } from "./incident-index.js";
-import { countEvent, newCounters, type ConsumerLag, type Counters } from "./metrics.js";
+import { countEvent, newCounters, noteLatest, type ConsumerLag, type Counters } from "./metrics.js";
 import { subjectMatches } from "./protocol.js";
-import { healthPoint, type HealthPoint, type SupervisorReport } from "./views.js";
+import { consoleEvent, healthPoint, type HealthPoint, type SupervisorReport } from "./views.js";
 
 /** How far back the health charts reach. */
 export const HEALTH_WINDOW_MS = 15 * 60_000;
@@ -37,9 +36,9 @@ export interface Hub {
   stop(): Promise<void>;
 }
 
-/** The event as the console sends it: the CloudEvent plus its stream sequence. */
+/** The event as the console sends it: the CloudEvent plus its stream sequence, summary and stage (views.ts consoleEvent). */
 export function serialise(e: EventWithSeq): string {
-  return JSON.stringify(e);
+  return JSON.stringify(consoleEvent(e));
 }
 
 /**
@@ -83,8 +82,8 @@ export async function startHub(nc: NatsConnection, config: VigilConfig, log: Log
         health = health.filter((p) => p.t >= cut).slice(-HEALTH_POINTS_KEPT);
       }
     }
-    if (e.seq <= startSeq) return;
-    countEvent(counters, e);
+    if (e.seq <= startSeq) return noteLatest(counters, e, config.device);
+    countEvent(counters, e, config.device);
     if (name?.startsWith("out.")) {
       const cmd = (e.data as { command?: string }).command;
       if (cmd) {
@@ -100,23 +99,17 @@ export async function startHub(nc: NatsConnection, config: VigilConfig, log: Log
   };
   const tail: Tail = await tailEvents(nc, { stream: streamName, filter: "vigil.>", from: startSeq === 0 ? "all" : { time: since }, onInvalid: () => void counters.invalid++ }, onEvent);
 
-  // The decider's state: its KV snapshot, watched (created with the decider's settings if it is not there yet).
+  // The decider's state: its view (KV snapshot), watched through the one reader in libs/events.
   let stopped = false;
-  const kv = await new Kvm(nc).create(DECIDER_BUCKET, { history: 1 });
-  const watch = await kv.watch({ key: config.device, include: KvWatchInclude.LastValue });
-  const watching = (async () => {
-    for await (const entry of watch) {
-      if (entry.operation !== "PUT" || entry.length === 0) continue;
-      try {
-        const s = entry.json<DeciderSnapshot>();
-        if (s.version !== 1) continue;
-        snapshot = s;
-        for (const f of stateListeners) f(s);
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, "unreadable decider snapshot");
-      }
-    }
-  })().catch((err) => !stopped && log.warn({ err: (err as Error).message }, "decider state watch ended"));
+  const view = await watchDeciderView(
+    nc,
+    config.device,
+    (s) => {
+      snapshot = s;
+      for (const f of stateListeners) f(s);
+    },
+    (reason) => !stopped && log.warn({ reason }, "unreadable decider snapshot"),
+  );
 
   return {
     counters,
@@ -183,8 +176,7 @@ export async function startHub(nc: NatsConnection, config: VigilConfig, log: Log
     },
     async stop() {
       stopped = true;
-      watch.stop();
-      await watching;
+      await view.stop();
       await tail.stop();
     },
   };

@@ -2,6 +2,7 @@ import { type EventWithSeq, type Logger } from "@vigil/events";
 import type { WebSocket } from "ws";
 import { authenticate, canCommand, type Principal } from "./auth.js";
 import type { Gateway } from "./gateway.js";
+import { consoleEvent } from "./views.js";
 import { CLOSE_UNAUTHORIZED, parseRequest, PROTOCOL_VERSION, type ErrorCode, type Request } from "./protocol.js";
 
 /** Per connection: at most this many subscriptions at a time (replays are limited per token: gateway.replaysPerToken). */
@@ -208,7 +209,7 @@ export function startSession(ws: WebSocket, gw: Gateway, initial: Principal | un
       if (closed || !replays.has(id)) return;
       const e = events[i];
       if (!e) return end(false);
-      send({ type: "replay.event", replay: id, index: i, event: e });
+      send({ type: "replay.event", replay: id, index: i, event: consoleEvent(e) });
       i++;
       const after = events[i];
       if (!after) return end(false);

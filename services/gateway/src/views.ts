@@ -1,4 +1,4 @@
-import { eventName, type DeciderState, type IncidentView, type AnyVigilEvent, type VigilEvent, type WorkerConfig } from "@vigil/events";
+import { eventName, stageOf, summarise, type DataOf, type Stage, type DeciderState, type IncidentView, type AnyVigilEvent, type VigilEvent, type WorkerConfig } from "@vigil/events";
 
 /**
  * `rec[key]` when `rec` has it as its own property: ids from the network (`__proto__`, `constructor`,
@@ -18,6 +18,9 @@ export interface WorkerRow {
   restarts: number;
   startedAt?: number;
   incident?: string;
+  /** From the latest health sample: % of one core, and resident memory. */
+  cpuPct?: number;
+  rssBytes?: number;
 }
 
 export interface SupervisorReport {
@@ -30,7 +33,12 @@ export interface SupervisorReport {
  * The decider's state is the source; the supervisor's heartbeat fills in workers the decider has not
  * seen yet (e.g. before the first event was folded).
  */
-export function workerRows(declared: ReadonlyArray<Pick<WorkerConfig, "name" | "essential">>, state: DeciderState | undefined, report: SupervisorReport | undefined): WorkerRow[] {
+export function workerRows(
+  declared: ReadonlyArray<Pick<WorkerConfig, "name" | "essential">>,
+  state: DeciderState | undefined,
+  report: SupervisorReport | undefined,
+  sample?: Pick<DataOf<"obs.health.sample">, "workers">,
+): WorkerRow[] {
   const names = declared.map((w) => w.name);
   for (const n of Object.keys(state?.workers ?? {})) if (!names.includes(n)) names.push(n);
   return names.map((name) => {
@@ -48,6 +56,11 @@ export function workerRows(declared: ReadonlyArray<Pick<WorkerConfig, "name" | "
     if (pid !== undefined) row.pid = pid;
     if (w?.startedAt !== undefined) row.startedAt = w.startedAt;
     if (w?.incident) row.incident = w.incident;
+    const res = sample?.workers.find((x) => x.worker === name);
+    if (res) {
+      row.cpuPct = res.cpuPct;
+      row.rssBytes = res.rssBytes;
+    }
     return row;
   });
 }
@@ -57,21 +70,16 @@ export function incidentList(state: DeciderState | undefined): IncidentView[] {
   return Object.values(state?.incidents ?? {}).sort((a, b) => b.openedAt.localeCompare(a.openedAt));
 }
 
-export type Stage = "exit" | "opened" | "decision" | "command" | "outcome" | "stable" | "resolved" | "escalated" | "other";
+// One summariser and one chain classifier for the CLI, the gateway and the page (libs/events summary.ts).
+export { stageOf, type Stage } from "@vigil/events";
 
-/** Where an event sits in an incident's causal chain (exit → decision → command → outcome). */
-export function stageOf(e: Pick<AnyVigilEvent, "type">): Stage {
-  const n = eventName(e);
-  if (!n) return "other";
-  if (n === "obs.worker.exited") return "exit";
-  if (n === "obs.worker.stable") return "stable";
-  if (n === "dec.incident.opened") return "opened";
-  if (n === "dec.incident.resolved") return "resolved";
-  if (n === "dec.incident.escalated") return "escalated";
-  if (n.startsWith("dec.")) return "decision";
-  if (n.startsWith("cmd.")) return "command";
-  if (n.startsWith("out.")) return "outcome";
-  return "other";
+/**
+ * An event as the gateway sends it to the console: the CloudEvent and its stream `seq`, plus `summary`
+ * (the line a person reads) and `stage` (its place in an incident's chain): the page has no build
+ * step and no copy of the summariser (docs/console-protocol.md).
+ */
+export function consoleEvent<E extends AnyVigilEvent & { seq: number }>(e: E): E & { summary: string; stage: Stage } {
+  return { ...e, summary: summarise(e), stage: stageOf(e) };
 }
 
 /** Whether an event belongs to an incident (the id travels as `incident`, and as `correlation` on decisions). */
@@ -83,7 +91,8 @@ export interface HealthPoint {
   t: number;
   cpu?: number;
   mem?: number;
-  temp?: number;
+  /** null: the sample says the device has no thermal sensor (the page says so rather than "no data"). */
+  temp?: number | null;
 }
 
 function num(...vs: unknown[]): number | undefined {
@@ -111,6 +120,7 @@ export function healthPoint(e: AnyVigilEvent): HealthPoint | undefined {
     if (cpu !== undefined) p.cpu = cpu;
     if (memPct !== undefined) p.mem = memPct;
     if (temp !== undefined) p.temp = temp;
+    else if (d.tempC === null) p.temp = null;
     return p;
   }
   if (n === "sys.telemetry.heartbeat") {

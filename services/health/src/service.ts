@@ -1,13 +1,11 @@
 import { join, resolve } from "node:path";
-import { Kvm } from "@nats-io/kv";
 import {
   createPublisher,
-  DECIDER_BUCKET,
   DEFAULT_HYSTERESIS,
   deviceFilter,
+  loadDeciderView,
   resolveThreshold,
   tailEvents,
-  type DeciderSnapshot,
   type HealthMetric,
   type Publisher,
   type ServiceContext,
@@ -27,17 +25,6 @@ export interface HealthServiceOptions {
 /** The metrics the anomaly model sees, in order (docs/health.md). */
 export const ANOMALY_METRICS = ["cpuPct", "memPct", "load1", "tempC", "workerCpuPct"] as const;
 
-async function loadSnapshot(ctx: ServiceContext): Promise<DeciderSnapshot | undefined> {
-  try {
-    const kv = await new Kvm(ctx.nc).open(DECIDER_BUCKET);
-    const e = await kv.get(ctx.config.device);
-    if (!e || e.operation !== "PUT" || e.length === 0) return undefined;
-    return e.json<DeciderSnapshot>();
-  } catch {
-    return undefined; // no decider has run yet
-  }
-}
-
 /**
  * Samples the device every interval and publishes `obs.health.sample`, threshold transitions (with
  * hysteresis), Isolation Forest anomalies and problems; runs the workers' liveness probes. Which pid
@@ -50,7 +37,8 @@ export async function startHealth(ctx: ServiceContext, opts: HealthServiceOption
   const emit = (...args: Parameters<Publisher["emit"]>) =>
     bus.emit(...args).catch((err) => log.error({ err: (err as Error).message, type: args[0] }, "could not record event"));
 
-  const snap = await loadSnapshot(ctx);
+  // Which pid is which worker at start: the decider's view (the one reader in libs/events), then the stream.
+  const snap = await loadDeciderView(ctx.nc, config.device);
   let pids: WorkerPids = pidsFromSnapshot(snap?.state, Date.now());
 
   const probes = new ProbeRunner(config.workers, {
