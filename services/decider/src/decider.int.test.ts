@@ -54,7 +54,9 @@ describe("decider service (real nats-server)", () => {
       await exit(101, "inc-1");
       svc = await startService("decider", config, (ctx) => startDecider(ctx), log);
       const cmds = await events.waitForCount("second restart command", (e) => is(e, "cmd.worker.restart"), 2);
-      assert.equal((cmds[1]!.data as { delayMs: number }).delayMs, 50, "backoff state survived the restart");
+      const second = cmds[1]!;
+      assert.ok(is(second, "cmd.worker.restart"));
+      assert.equal(second.data.delayMs, 50, "backoff state survived the restart");
       await pub.emit("out.worker.restarted", { worker: "sensor", command: cmds[1]!.id, requestedBy: "decider", pid: 102 }, { incident: "inc-1" });
       await pub.emit("obs.worker.stable", { worker: "sensor", pid: 102, uptimeMs: 1000 }, { incident: "inc-1" });
       await events.waitFor("incident resolved", (e) => is(e, "dec.incident.resolved"));
@@ -137,7 +139,8 @@ describe("decider service (real nats-server)", () => {
       // Back to back: the pump's exit is already in the decider's buffer while the sensor's keeps failing.
       const [bad] = await Promise.all([exit("sensor", 300), exit("pump", 400)]);
       const dl = await events.waitFor("dead letter of the sensor's exit", (e) => is(e, "sys.deadletter") && e.data.streamSeq === bad.seq);
-      const reason = (dl.data as { reason: string }).reason;
+      assert.ok(is(dl, "sys.deadletter"));
+      const reason = dl.data.reason;
       assert.match(reason, /boom: sensor exits break this policy/);
       const pumpCmd = await events.waitFor("restart of the pump", (e) => is(e, "cmd.worker.restart") && e.data.worker === "pump");
       assert.ok(dl.seq < pumpCmd.seq, "the failing event was settled before the later one was decided (the fold is order-dependent)");
@@ -186,11 +189,14 @@ describe("decider service (real nats-server)", () => {
       await js.publish(ctor.subject, encodeEvent(ctor as VigilEvent));
       await pub.emit("obs.worker.exited", { worker: "sensor", pid: 500, code: 1, signal: null, expected: false, uptimeMs: 5 });
       const dl = await events.waitFor("dead letter of the __proto__ exit", (e) => is(e, "sys.deadletter") && e.data.streamSeq === ack.seq);
-      assert.match((dl.data as { reason: string }).reason, /worker.*__proto__.*reserved/);
-      await events.waitFor("dead letter of the constructor exit", (e) => is(e, "sys.deadletter") && (e.data as { reason: string }).reason.includes('"constructor"'));
+      assert.ok(is(dl, "sys.deadletter"));
+      assert.match(dl.data.reason, /worker.*__proto__.*reserved/);
+      await events.waitFor("dead letter of the constructor exit", (e) => is(e, "sys.deadletter") && e.data.reason.includes('"constructor"'));
       const cmd = await events.waitFor("restart of sensor", (e) => is(e, "cmd.worker.restart"));
-      assert.equal((cmd.data as { worker: string }).worker, "sensor");
-      assert.equal(events.events.filter((e) => /\.(dec|cmd)\./.test(e.subject) && ["__proto__", "constructor"].includes((e.data as { worker?: string }).worker ?? "")).length, 0);
+      assert.ok(is(cmd, "cmd.worker.restart"));
+      assert.equal(cmd.data.worker, "sensor");
+      const workerIn = (e: VigilEvent) => ("worker" in e.data && typeof e.data.worker === "string" ? e.data.worker : "");
+      assert.equal(events.events.filter((e) => /\.(dec|cmd)\./.test(e.subject) && ["__proto__", "constructor"].includes(workerIn(e))).length, 0);
     } finally {
       await events.close();
       await svc.stop();

@@ -1,12 +1,12 @@
 import { DEFAULT_POLICIES_CONFIG, derivedId, makeEvent, parseSubject, RestartPolicySchema, type RestartPolicy, type VigilConfig, type VigilEvent } from "@vigil/events";
-import { crashRestart } from "./crash-restart.js";
-import { overheat } from "./overheat.js";
-import { cpuFailsafe } from "./cpu-failsafe.js";
-import { anomalyRemediation } from "./anomaly.js";
-import { probeFailure } from "./probe-failure.js";
-import { memoryPressure } from "./memory-pressure.js";
-import { networkReattach } from "./network-reattach.js";
-import { evolve } from "./evolve.js";
+import { crashRestart } from "../policies/crash-restart/decide.js";
+import { overheat } from "../policies/overheat/decide.js";
+import { cpuFailsafe } from "../policies/cpu-failsafe/decide.js";
+import { anomalyRemediation } from "../policies/anomaly/decide.js";
+import { probeFailure } from "../policies/probe-failure/decide.js";
+import { memoryPressure } from "../policies/memory-pressure/decide.js";
+import { networkReattach } from "../policies/network-reattach/decide.js";
+import { evolve } from "./fold.js";
 import type { Policy, PolicyContext } from "./policy.js";
 import { initialState, type DeciderState } from "@vigil/events";
 
@@ -21,6 +21,7 @@ export interface Decider {
   isInput(event: Pick<VigilEvent, "subject">): boolean;
 }
 
+/** Every policy, in the order they decide (their drafts are published in this order). */
 export const DEFAULT_POLICIES: Policy[] = [crashRestart, overheat, cpuFailsafe, anomalyRemediation, probeFailure, memoryPressure, networkReattach];
 
 export function createDecider(config: Pick<VigilConfig, "device" | "workers"> & Partial<Pick<VigilConfig, "policies" | "containers">>, policies: Policy[] = DEFAULT_POLICIES): Decider {
@@ -44,7 +45,7 @@ export function createDecider(config: Pick<VigilConfig, "device" | "workers"> & 
       p.decide(state, e, ctx).forEach((d, i) => {
         // Same input, same policy → same ids: a re-decision is dropped by JetStream and the supervisor.
         const id = derivedId(e.id, p.name, String(i), d.name);
-        out.push(makeEvent(config.device, source, d.name, d.data as never, { id, time: e.time, incident: d.incident, causation: e.id, correlation: d.incident }));
+        out.push(makeEvent(config.device, source, d.name, d.data, { id, time: e.time, incident: d.incident, causation: e.id, correlation: d.incident }));
       });
     }
     return out;

@@ -1,6 +1,8 @@
 import { is, type VigilEvent } from "@vigil/events";
-import type { Draft, Policy } from "./policy.js";
-import { remediateWorker } from "./remediate.js";
+import type { Draft, Policy } from "../../core/policy.js";
+import { remediateWorker } from "../escalation/remediate.js";
+
+export const ANOMALY = "anomaly";
 
 /**
  * An Isolation Forest anomaly attributed with enough confidence — a score of at least `minScore` and
@@ -9,7 +11,7 @@ import { remediateWorker } from "./remediate.js";
  * The incident resolves the way a CPU incident does (cpu-failsafe's cool samples, or the kill).
  */
 export const anomalyRemediation: Policy = {
-  name: "anomaly",
+  name: ANOMALY,
   decide(state, e: VigilEvent, ctx): Draft[] {
     const p = ctx.policies.anomaly;
     if (!p.enabled || !is(e, "obs.health.anomaly")) return [];
@@ -17,6 +19,6 @@ export const anomalyRemediation: Policy = {
     if (!worker || workerCpuPct === undefined) return [];
     if (score < p.minScore || workerCpuPct < p.minWorkerCpuPct) return [];
     const reason = `anomaly score ${score.toFixed(2)} (≥ ${p.minScore}, most deviating: ${feature}) attributed to ${worker} at ${workerCpuPct.toFixed(0)} % CPU: ${p.action}`;
-    return remediateWorker(state, e, ctx, { worker, policy: "anomaly", action: p.action, reason });
+    return remediateWorker(state, e, ctx, { worker, policy: ANOMALY, action: p.action, reason });
   },
 };

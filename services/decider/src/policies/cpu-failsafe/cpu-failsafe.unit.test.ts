@@ -1,45 +1,55 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { eventName } from "@vigil/events";
-import { scenario } from "./given.test-helper.js";
+import { eventName, type VigilEvent } from "@vigil/events";
+import { decision, matching, scenario } from "../../core/given.test-helper.js";
 
 const workers = [{ name: "spinner", command: "x" }, { name: "quiet", command: "x" }];
-const { at, given, started, sample, dataOf } = scenario({ workers, policies: { cpu: { thresholdPct: 90, consecutiveSamples: 3 } } });
+const { at, given, started, sample } = scenario({ workers, policies: { cpu: { thresholdPct: 90, consecutiveSamples: 3 } } });
 const hot = (ms: number, pid = 10, cpu = 99) => sample(ms, { workers: [["spinner", pid, cpu], ["quiet", 20, 1]] });
 
 describe("cpu-failsafe policy", () => {
   it("given a worker above the threshold for two samples, when the third arrives, then an incident opens and it is restarted", () => {
     const h = [started(0, "spinner", 10), started(0, "quiet", 20), hot(1000), hot(2000)];
-    assert.deepEqual(given(...h.slice(0, 3)).when(hot(2000)).names, [], "two samples are not enough");
-    const { names, decisions } = given(...h).when(hot(3000));
-    assert.deepEqual(names, ["dec.incident.opened", "dec.remediation.decided", "cmd.worker.restart"]);
-    assert.equal(dataOf<{ worker: string }>(decisions[2]).worker, "spinner");
-    assert.equal(dataOf<{ policy: string }>(decisions[0]).policy, "cpu-failsafe");
-    assert.match(dataOf<{ reason: string }>(decisions[1]).reason, /99 % CPU .* for 3 samples/);
+    given(...h.slice(0, 3)).when(hot(2000)).thenNothing(); // two samples are not enough
+    const reason = "spinner (pid 10) used 99 % CPU (≥ 90 %) for 3 samples: restart";
+    given(...h)
+      .when(hot(3000))
+      .then([
+        decision("dec.incident.opened", { worker: "spinner", reason, policy: "cpu-failsafe" }, "#a"),
+        decision("dec.remediation.decided", { worker: "spinner", policy: "cpu-failsafe", action: "restart", attempt: 0, delayMs: 0, reason: matching(/99 % CPU .* for 3 samples/) }, "#a"),
+        decision("cmd.worker.restart", { worker: "spinner", delayMs: 0, reason, requestedBy: "decider" }, "#a"),
+      ]);
   });
 
   it("given a streak interrupted by a cool sample, then it starts over", () => {
     const h = [started(0, "spinner", 10), hot(1000), hot(2000), hot(2500, 10, 5)];
-    assert.deepEqual(given(...h).when(hot(3000)).names, []);
+    given(...h).when(hot(3000)).thenNothing();
   });
 
   it("never acts on a process it does not manage: an undeclared name, or a pid that is not the worker's current one", () => {
     const stranger = (ms: number) => sample(ms, { workers: [["stranger", 99, 100]] });
-    assert.deepEqual(given(started(0, "spinner", 10), stranger(1), stranger(2)).when(stranger(3)).names, []);
+    given(started(0, "spinner", 10), stranger(1), stranger(2)).when(stranger(3)).thenNothing();
     const oldPid = (ms: number) => hot(ms, 9);
-    assert.deepEqual(given(started(0, "spinner", 10), oldPid(1), oldPid(2)).when(oldPid(3)).names, []);
+    given(started(0, "spinner", 10), oldPid(1), oldPid(2)).when(oldPid(3)).thenNothing();
   });
 
   it("given kill is configured, then it kills instead, and the kill's outcome resolves the incident", () => {
     const s = scenario({ workers, policies: { cpu: { action: "kill", consecutiveSamples: 2 } } });
     const h = [s.started(0, "spinner", 10), s.sample(1, { workers: [["spinner", 10, 100]] })];
     const trigger = s.sample(2, { workers: [["spinner", 10, 100]] });
-    const { names, decisions } = s.given(...h).when(trigger);
-    assert.deepEqual(names, ["dec.incident.opened", "dec.remediation.decided", "cmd.worker.kill"]);
-    assert.equal(s.dataOf<{ signal: string }>(decisions[2]).signal, "SIGKILL");
+    const reason = "spinner (pid 10) used 100 % CPU (≥ 90 %) for 2 samples: kill";
+    const { decisions } = s
+      .given(...h)
+      .when(trigger)
+      .then([
+        decision("dec.incident.opened", { worker: "spinner", reason, policy: "cpu-failsafe" }, "#a"),
+        decision("dec.remediation.decided", { worker: "spinner", policy: "cpu-failsafe", action: "kill", attempt: 0, delayMs: 0, reason }, "#a"),
+        decision("cmd.worker.kill", { worker: "spinner", delayMs: 0, reason, requestedBy: "decider", signal: "SIGKILL" }, "#a"),
+      ]);
     const killed = s.at(3, "out.worker.killed", { worker: "spinner", command: decisions[2]!.id, requestedBy: "decider" }, decisions[2]!.incident);
-    const r = s.given(...h, trigger).when(killed);
-    assert.deepEqual(r.names, ["dec.incident.resolved"]);
+    s.given(...h, trigger)
+      .when(killed)
+      .then([decision("dec.incident.resolved", { worker: "spinner", reason: "spinner killed; it stays stopped until an operator starts it" }, decisions[2]!.incident)]);
   });
 
   it("given a restarted worker, when its new process stays cool for consecutiveSamples, then the incident is resolved and the restart counted a success", () => {
@@ -48,15 +58,15 @@ describe("cpu-failsafe policy", () => {
     const d = given(...h0).when(third).decisions;
     const cmd = d.find((x) => eventName(x) === "cmd.worker.restart")!;
     const h = [...h0, third, at(4, "out.worker.restarted", { worker: "spinner", command: cmd.id, requestedBy: "decider", pid: 11 }, cmd.incident), hot(5, 11, 3), hot(6, 11, 3)];
-    const { names, decisions, state } = given(...h).when(hot(7, 11, 3));
-    assert.deepEqual(names, ["dec.incident.resolved"]);
-    assert.equal(decisions[0]!.incident, cmd.incident);
+    const { state } = given(...h)
+      .when(hot(7, 11, 3))
+      .then([decision("dec.incident.resolved", { worker: "spinner", reason: "spinner CPU at 3 % (below 90 %) for 3 samples" }, cmd.incident)]);
     assert.deepEqual(state.outcomes?.["cpu-failsafe/restart"], { attempts: 1, succeeded: 1, failed: 0 });
   });
 
   it("given restarts that keep failing (maxAttempts), when it spins again, then it is stopped and the incident escalated", () => {
     const s = scenario({ workers, policies: { cpu: { consecutiveSamples: 1 }, escalation: { maxAttempts: 2 } } });
-    let h = [s.started(0, "spinner", 10)];
+    let h: VigilEvent[] = [s.started(0, "spinner", 10)];
     let pid = 10;
     const actions: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -79,7 +89,15 @@ describe("cpu-failsafe policy", () => {
     const e1 = s.sample(1, { workers: [["spinner", 10, 100]] });
     const cmd = s.given(s.started(0, "spinner", 10)).when(e1).decisions.find((x) => eventName(x) === "cmd.worker.restart")!;
     const h = [s.started(0, "spinner", 10), e1, s.at(2, "out.worker.restarted", { worker: "spinner", command: cmd.id, requestedBy: "decider", pid: 11 }, cmd.incident)];
-    assert.deepEqual(s.given(...h).when(s.sample(3, { workers: [["spinner", 11, 100]] })).names, ["dec.incident.escalated"]);
+    s.given(...h)
+      .when(s.sample(3, { workers: [["spinner", 11, 100]] }))
+      .then([
+        decision(
+          "dec.incident.escalated",
+          { worker: "spinner", reason: "spinner (pid 11) used 100 % CPU (≥ 90 %) for 1 samples: restart; 1 restart(s) did not fix it: essential worker left running, operator needed", restarts: 1, windowMs: 0 },
+          cmd.incident,
+        ),
+      ]);
   });
 });
 
@@ -101,8 +119,17 @@ describe("cpu-failsafe after an escalation", () => {
     const e1 = s.sample(1, { workers: [["spinner", 10, 100]] });
     const cmd = s.given(s.started(0, "spinner", 10)).when(e1).decisions.find((x) => eventName(x) === "cmd.worker.restart")!;
     const h = [s.started(0, "spinner", 10), e1, s.at(2, "out.worker.restarted", { worker: "spinner", command: cmd.id, requestedBy: "decider", pid: 11 }, cmd.incident), s.sample(3, { workers: [["spinner", 11, 100]] })];
-    assert.deepEqual(s.given(...h).when(s.sample(4, { workers: [["spinner", 11, 100]] })).names, [], "given up on pid 11: no restart loop");
+    s.given(...h).when(s.sample(4, { workers: [["spinner", 11, 100]] })).thenNothing(); // given up on pid 11: no restart loop
     const operator = s.at(5, "out.worker.restarted", { worker: "spinner", command: "op", requestedBy: "alice", pid: 12 });
-    assert.deepEqual(s.given(...h, operator).when(s.sample(6, { workers: [["spinner", 12, 100]] })).names, ["dec.incident.opened", "dec.remediation.decided", "cmd.worker.restart"]);
+    const reason = "spinner (pid 12) used 100 % CPU (≥ 90 %) for 1 samples: restart";
+    const learned = "; learned: cpu-failsafe/restart fixed it 0 of 1 times"; // the escalated restart counted as a failure
+    s.given(...h, operator)
+      .when(s.sample(6, { workers: [["spinner", 12, 100]] }))
+      .then([
+        decision("dec.incident.opened", { worker: "spinner", reason, policy: "cpu-failsafe" }, "#new"),
+        decision("dec.remediation.decided", { worker: "spinner", policy: "cpu-failsafe", action: "restart", attempt: 0, delayMs: 0, reason: `${reason}${learned}` }, "#new"),
+        decision("cmd.worker.restart", { worker: "spinner", delayMs: 0, reason: `${reason}${learned}`, requestedBy: "decider" }, "#new"),
+      ]);
+    assert.notEqual(s.given(...h, operator).when(s.sample(6, { workers: [["spinner", 12, 100]] })).decisions[0]!.incident, cmd.incident, "a new process starts a new incident");
   });
 });

@@ -1,23 +1,28 @@
 import { healthOf, is, ownEntry, workerOf, type VigilEvent } from "@vigil/events";
-import type { Draft, Policy } from "./policy.js";
-import { remediateWorker, resolveRemediation } from "./remediate.js";
+import type { Draft, Policy } from "../../core/policy.js";
+import { nextWorkerHealth } from "../../core/samples.js";
+import { remediateWorker, resolveRemediation } from "../escalation/remediate.js";
+import { ANOMALY } from "../anomaly/decide.js";
+
+export const CPU_FAILSAFE = "cpu-failsafe";
 
 /**
  * CPU fail-safe: a managed worker at or above `thresholdPct` (% of one core, its whole process
  * group) for `consecutiveSamples` health samples in a row is restarted (or killed, if configured).
  * The incident resolves after as many samples below the threshold; a killed worker resolves it at
  * once. Only workers Vigil runs, only the pid the decider knows: an unmanaged busy process is the
- * health service's to report, never this policy's to touch.
+ * health service's to report, never this policy's to touch. The streaks are the health-samples
+ * slice's (core/samples.ts): the ones this sample leaves once folded.
  */
 export const cpuFailsafe: Policy = {
-  name: "cpu-failsafe",
+  name: CPU_FAILSAFE,
   decide(state, e: VigilEvent, ctx): Draft[] {
     const p = ctx.policies.cpu;
     if (!p.enabled) return [];
     if (is(e, "out.worker.killed")) {
       const r = ownEntry(healthOf(state).remediations, e.data.worker);
-      if (r && r.incident === e.incident && (r.policy === "cpu-failsafe" || r.policy === "anomaly")) {
-        return resolveRemediation(state, e.data.worker, ["cpu-failsafe", "anomaly"], `${e.data.worker} killed; it stays stopped until an operator starts it`);
+      if (r && r.incident === e.incident && (r.policy === CPU_FAILSAFE || r.policy === ANOMALY)) {
+        return resolveRemediation(state, e.data.worker, [CPU_FAILSAFE, ANOMALY], `${e.data.worker} killed; it stays stopped until an operator starts it`);
       }
       return [];
     }
@@ -26,17 +31,14 @@ export const cpuFailsafe: Policy = {
     const out: Draft[] = [];
     for (const s of e.data.workers) {
       if (!ctx.worker(s.worker) || workerOf(state, s.worker).pid !== s.pid) continue;
-      const prev = ownEntry(h.workers, s.worker);
-      const same = prev?.pid === s.pid;
-      if (s.cpuPct >= p.thresholdPct) {
-        const hot = (same ? prev.hotSamples : 0) + 1;
-        if (hot < p.consecutiveSamples) continue;
-        const reason = `${s.worker} (pid ${s.pid}) used ${s.cpuPct.toFixed(0)} % CPU (≥ ${p.thresholdPct} %) for ${hot} samples: ${p.action}`;
-        out.push(...remediateWorker(state, e, ctx, { worker: s.worker, policy: "cpu-failsafe", action: p.action, reason }));
+      const { hotSamples, coolSamples } = nextWorkerHealth(ownEntry(h.workers, s.worker), s, p.thresholdPct);
+      if (hotSamples > 0) {
+        if (hotSamples < p.consecutiveSamples) continue;
+        const reason = `${s.worker} (pid ${s.pid}) used ${s.cpuPct.toFixed(0)} % CPU (≥ ${p.thresholdPct} %) for ${hotSamples} samples: ${p.action}`;
+        out.push(...remediateWorker(state, e, ctx, { worker: s.worker, policy: CPU_FAILSAFE, action: p.action, reason }));
       } else {
-        const cool = (same ? prev.coolSamples : 0) + 1;
-        if (cool < p.consecutiveSamples) continue;
-        out.push(...resolveRemediation(state, s.worker, ["cpu-failsafe", "anomaly"], `${s.worker} CPU at ${s.cpuPct.toFixed(0)} % (below ${p.thresholdPct} %) for ${cool} samples`));
+        if (coolSamples < p.consecutiveSamples) continue;
+        out.push(...resolveRemediation(state, s.worker, [CPU_FAILSAFE, ANOMALY], `${s.worker} CPU at ${s.cpuPct.toFixed(0)} % (below ${p.thresholdPct} %) for ${coolSamples} samples`));
       }
     }
     return out;

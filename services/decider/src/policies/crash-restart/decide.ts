@@ -1,6 +1,7 @@
 import { derivedId, is, restartVerdict, REFLEX_REQUESTER, type VigilEvent } from "@vigil/events";
-import { draft, type Draft, type Policy } from "./policy.js";
 import { workerOf, type DeciderState } from "@vigil/events";
+import { draft, type Draft, type Policy } from "../../core/policy.js";
+import { CRASH_RESTART } from "./state.js";
 
 function describeExit(d: { code: number | null; signal: string | null; error?: string; oom?: boolean }): string {
   if (d.error) return `could not start: ${d.error}`;
@@ -15,7 +16,7 @@ function describeExit(d: { code: number | null; signal: string | null; error?: s
  * worker is flapping and the incident escalated. A worker that stays up stableMs resolves it.
  */
 export const crashRestart: Policy = {
-  name: "crash-restart",
+  name: CRASH_RESTART,
   decide(state: DeciderState, e: VigilEvent, ctx): Draft[] {
     if (is(e, "obs.worker.exited")) {
       if (e.data.expected) return [];
@@ -43,10 +44,10 @@ export const crashRestart: Policy = {
       const { attempt, delayMs } = verdict;
       if (e.data.reflex) {
         const note = `${reason}; restarted locally by the supervisor while degraded`;
-        out.push(draft("dec.remediation.decided", { worker: name, policy: "crash-restart", action: "restart", attempt, delayMs, reason: note, handledBy: REFLEX_REQUESTER }, incident));
+        out.push(draft("dec.remediation.decided", { worker: name, policy: CRASH_RESTART, action: "restart", attempt, delayMs, reason: note, handledBy: REFLEX_REQUESTER }, incident));
         return out;
       }
-      out.push(draft("dec.remediation.decided", { worker: name, policy: "crash-restart", action: "restart", attempt, delayMs, reason }, incident));
+      out.push(draft("dec.remediation.decided", { worker: name, policy: CRASH_RESTART, action: "restart", attempt, delayMs, reason }, incident));
       out.push(draft("cmd.worker.restart", { worker: name, delayMs, reason, requestedBy: "decider" }, incident));
       return out;
     }

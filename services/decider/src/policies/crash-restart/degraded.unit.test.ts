@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { eventName, type DataInput, type VigilEvent } from "@vigil/events";
-import { replay } from "./decider.js";
-import { scenario } from "./given.test-helper.js";
+import { eventName, is, type DataInput, type VigilEvent } from "@vigil/events";
+import { replay } from "../../core/decider.js";
+import { decision, matching, scenario } from "../../core/given.test-helper.js";
 
 // Degraded mode (docs/degraded-mode.md): exits the supervisor's reflex already handled are recorded, not re-commanded.
 const { decider, at, given, started } = scenario({
@@ -16,13 +16,17 @@ const local = (attempt: number, delayMs: number): Reflex => ({ action: "restart"
 
 describe("degraded mode: the decider records what the supervisor's reflex did", () => {
   it("given a running worker, when an exit the reflex restarted arrives, then the incident opens and the restart is recorded with no command", () => {
-    const { names, decisions } = given(started(0, "sensor", 1)).when(exited(1000, 1, local(0, 0), "inc-1"));
-    assert.deepEqual(names, ["dec.incident.opened", "dec.remediation.decided"]);
-    const d = decisions[1]!.data as { handledBy?: string; reason: string; action: string };
-    assert.equal(d.handledBy, "supervisor-reflex");
-    assert.equal(d.action, "restart");
-    assert.match(d.reason, /restarted locally by the supervisor while degraded/);
-    assert.ok(decisions.every((e) => e.incident === "inc-1"), "the supervisor's incident id is kept");
+    // The supervisor's incident id is kept (a literal incident, not a placeholder).
+    given(started(0, "sensor", 1))
+      .when(exited(1000, 1, local(0, 0), "inc-1"))
+      .then([
+        decision("dec.incident.opened", { worker: "sensor", reason: "sensor killed by SIGKILL" }, "inc-1"),
+        decision(
+          "dec.remediation.decided",
+          { worker: "sensor", policy: "crash-restart", action: "restart", attempt: 0, delayMs: 0, reason: matching(/restarted locally by the supervisor while degraded/), handledBy: "supervisor-reflex" },
+          "inc-1",
+        ),
+      ]);
   });
 
   it("given the reflex restart and its outcome, when the new run is stable, then the incident is resolved", () => {
@@ -42,14 +46,20 @@ describe("degraded mode: the decider records what the supervisor's reflex did", 
   it("given one reflex restart, when the decider restarts the next crash, then its backoff continues from the reflex's attempt", () => {
     const h = [started(0, "sensor", 1), exited(10, 1, local(0, 0)), restarted(20, 2, "supervisor-reflex")];
     const { decisions } = given(...h).when(exited(30, 2));
-    const cmd = decisions.find((d) => eventName(d) === "cmd.worker.restart");
-    assert.equal((cmd?.data as { delayMs: number }).delayMs, 100);
+    const cmd = decisions.find((d) => is(d, "cmd.worker.restart"));
+    assert.ok(cmd && is(cmd, "cmd.worker.restart"));
+    assert.equal(cmd.data.delayMs, 100);
   });
 
   it("given the reflex found a crash loop, when that exit is read, then the incident is escalated, the worker flapping, and nothing is commanded", () => {
-    const { names, decisions, state } = given(started(0, "sensor", 1)).when(exited(1000, 1, { action: "escalate", restarts: 3, windowMs: 10_000 }));
-    assert.deepEqual(names, ["dec.incident.opened", "dec.incident.escalated"]);
-    assert.match((decisions[1]!.data as { reason: string }).reason, /crash loop.*3 restarts within 10000 ms; restarts stopped by the supervisor's local reflex/);
+    const reason = "crash loop: sensor killed by SIGKILL after 3 restarts within 10000 ms; restarts stopped by the supervisor's local reflex while the decider was unreachable";
+    const { state } = given(started(0, "sensor", 1))
+      .when(exited(1000, 1, { action: "escalate", restarts: 3, windowMs: 10_000 }))
+      .then([
+        decision("dec.incident.opened", { worker: "sensor", reason: "sensor killed by SIGKILL" }, "#a"),
+        decision("dec.incident.escalated", { worker: "sensor", reason: matching(/crash loop.*3 restarts within 10000 ms; restarts stopped by the supervisor's local reflex/), restarts: 3, windowMs: 10_000 }, "#a"),
+      ]);
+    assert.match(reason, /while the decider was unreachable$/);
     assert.equal(state.workers.sensor?.status, "flapping");
   });
 

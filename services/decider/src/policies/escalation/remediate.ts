@@ -1,5 +1,5 @@
 import { derivedId, healthOf, ownEntry, workerOf, type DeciderState, type VigilEvent } from "@vigil/events";
-import { draft, type Draft, type PolicyContext } from "./policy.js";
+import { draft, type Draft, type PolicyContext } from "../../core/policy.js";
 
 export type RemedialAction = "restart" | "kill";
 

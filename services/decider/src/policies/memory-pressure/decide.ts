@@ -1,7 +1,7 @@
 import { healthOf, is, ownEntry, workerOf, type DeciderState, type VigilEvent } from "@vigil/events";
-import type { Draft, Policy, PolicyContext } from "./policy.js";
-import { remediateWorker } from "./remediate.js";
-import { draft } from "./policy.js";
+import { draft, type Draft, type Policy, type PolicyContext } from "../../core/policy.js";
+import { remediateWorker } from "../escalation/remediate.js";
+import { MEMORY, memoryOf } from "./state.js";
 
 /** The running non-essential worker with the largest resident memory in the latest sample. */
 function largest(state: DeciderState, ctx: PolicyContext): { name: string; rssBytes: number } | undefined {
@@ -23,30 +23,30 @@ const mb = (b: number) => `${(b / 1048576).toFixed(0)} MiB`;
  * maxAttempts). Below the recovery line, the memory incidents are resolved.
  */
 export const memoryPressure: Policy = {
-  name: "memory",
+  name: MEMORY,
   decide(state, e: VigilEvent, ctx): Draft[] {
     const p = ctx.policies.memory;
     if (!p.enabled) return [];
-    const h = healthOf(state);
+    const memory = memoryOf(state);
     const act = (value: number, above: string) => {
       const target = largest(state, ctx);
       if (!target) return [];
       const reason = `memory at ${value.toFixed(0)} % (${above}): restarting the largest non-essential worker ${target.name} (${mb(target.rssBytes)})`;
-      return remediateWorker(state, e, ctx, { worker: target.name, policy: "memory", action: "restart", reason });
+      return remediateWorker(state, e, ctx, { worker: target.name, policy: MEMORY, action: "restart", reason });
     };
     if (is(e, "obs.health.threshold.crossed") && e.data.metric === "memory") {
-      return h.memory ? [] : act(e.data.value, `≥ ${e.data.above} %`);
+      return memory ? [] : act(e.data.value, `≥ ${e.data.above} %`);
     }
-    if (!h.memory) return [];
-    const recovered = (is(e, "obs.health.threshold.recovered") && e.data.metric === "memory") || (is(e, "obs.health.sample") && e.data.memPct < h.memory.recoverBelow);
-    if (recovered) {
-      const value = (e.data as { value?: number; memPct?: number }).value ?? (e.data as { memPct: number }).memPct;
-      return Object.entries(h.remediations)
-        .filter(([, r]) => r.policy === "memory" && !r.escalated)
-        .map(([worker, r]) => draft("dec.incident.resolved", { worker, reason: `memory back to ${value.toFixed(0)} %, below ${h.memory!.recoverBelow} %` }, r.incident));
+    if (!memory) return [];
+    const recoveredAt =
+      is(e, "obs.health.threshold.recovered") && e.data.metric === "memory" ? e.data.value : is(e, "obs.health.sample") && e.data.memPct < memory.recoverBelow ? e.data.memPct : undefined;
+    if (recoveredAt !== undefined) {
+      return Object.entries(healthOf(state).remediations)
+        .filter(([, r]) => r.policy === MEMORY && !r.escalated)
+        .map(([worker, r]) => draft("dec.incident.resolved", { worker, reason: `memory back to ${recoveredAt.toFixed(0)} %, below ${memory.recoverBelow} %` }, r.incident));
     }
-    if (is(e, "obs.health.sample") && h.memory.highSamples + 1 >= p.consecutiveSamples) {
-      return act(e.data.memPct, `still above the threshold after ${h.memory.highSamples + 1} samples`);
+    if (is(e, "obs.health.sample") && memory.highSamples + 1 >= p.consecutiveSamples) {
+      return act(e.data.memPct, `still above the threshold after ${memory.highSamples + 1} samples`);
     }
     return [];
   },

@@ -1,5 +1,6 @@
 import { derivedId, is, ownEntry, type DataOf, type DeciderState, type VigilEvent } from "@vigil/events";
-import { draft, type Draft, type Policy, type PolicyContext } from "./policy.js";
+import { draft, type Draft, type Policy, type PolicyContext } from "../../core/policy.js";
+import { NETWORK_REATTACH } from "./state.js";
 
 type Iface = DataOf<"obs.net.changed">["after"];
 
@@ -20,7 +21,7 @@ export function containersOn(state: DeciderState, ctx: PolicyContext, iface: str
  * address is left alone: there is no subnet to move to yet (the next change brings one).
  */
 export const networkReattach: Policy = {
-  name: "network-reattach",
+  name: NETWORK_REATTACH,
   decide(state, e, ctx): Draft[] {
     if (is(e, "obs.net.changed")) {
       const { interface: iface, before, after } = e.data;
@@ -29,9 +30,9 @@ export const networkReattach: Policy = {
       const subnet = after.ipv4[0]!.subnet;
       const out: Draft[] = [];
       for (const worker of containersOn(state, ctx, iface)) {
-        const incident = derivedId(e.id, "network-reattach", worker, "incident");
+        const incident = derivedId(e.id, NETWORK_REATTACH, worker, "incident");
         const reason = `${iface} moved from ${subnets(before) || "no address"} to ${subnets(after)}: reattaching ${worker}'s vNICs`;
-        out.push(draft("dec.incident.opened", { worker, reason, policy: "network-reattach" }, incident));
+        out.push(draft("dec.incident.opened", { worker, reason, policy: NETWORK_REATTACH }, incident));
         out.push(draft("cmd.container.reattach", { worker, interface: iface, subnet, ...(after.gateway ? { gateway: after.gateway } : {}), reason, requestedBy: "decider" }, incident));
       }
       return out;
