@@ -53,6 +53,13 @@ if $for_tests && command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1;
   docker info >/dev/null 2>&1 || echo "setup: dockerd did not answer within 30 s (see /tmp/dockerd.log)" >&2
 fi
 
+# The power-cut test (packages/vigil/src/powercut.e2e.test.ts) runs vigil up on LazyFS, built from
+# ../shared/tools/lazyfs with Debian packages (g++ cmake libfuse3-dev fuse3 libtoml11-dev libspdlog-dev)
+# into .cache/lazyfs; scripts/lazyfs.sh does nothing when it is built already.
+if $for_tests && command -v apt-get >/dev/null && [ -z "${LAZYFS_BIN:-}" ]; then
+  bash scripts/lazyfs.sh >/dev/null || echo "setup: LazyFS did not build (the power-cut test will say what is missing)" >&2
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
   # `npm install`, not `npm ci`: the registry these machines reach lacks turbo's macOS/Windows

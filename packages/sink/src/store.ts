@@ -109,7 +109,8 @@ export class EventStore {
       ops.push({ type: "put", key: `b!${pad(first)}`, value: JSON.stringify(record) });
     }
     ops.push({ type: "put", key: "meta!counts", value: JSON.stringify(c) });
-    await this.db.batch(ops);
+    // Synced: the sink answers 200 only for what survives a power cut (telemetry then acks; docs/durability.md).
+    await this.db.batch(ops, { sync: true });
     this.counts_ = c;
     this.notify();
     return { stored: fresh.length, duplicates: events.length - fresh.length };
