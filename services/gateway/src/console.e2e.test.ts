@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,7 +37,7 @@ async function vigilUp(configFile: string, natsUrl: string) {
 }
 
 describe("the console page in headless Chromium (vigil up: real nats-server, decider, supervisor, gateway)", () => {
-  it("shows the worker running; restart from the page gives a new pid; a kill -9 becomes an incident with exit → decision → command → outcome", async () => {
+  it("shows the worker running with its CPU and memory; restart from the page gives a new pid; a kill -9 becomes an incident with exit → decision → command → outcome; charts have axes, units, times and thresholds; incidents filter by status; dark follows the system", async () => {
     assert.ok(existsSync(CHROMIUM), `Chromium is missing: no executable at ${CHROMIUM}. Install Debian's package (apt-get install -y chromium; scripts/setup.sh does) or set VIGIL_CHROMIUM.`);
     assert.ok(existsSync(VIGIL_MAIN), `the vigil command is not built at ${VIGIL_MAIN}: run npx turbo run build`);
     const srv = await startNatsServer();
@@ -52,9 +52,12 @@ describe("the console page in headless Chromium (vigil up: real nats-server, dec
         dataDir: "data",
         gateway: { port, tokens: [{ name: "e2e-operator", role: "operator", sha256: hashToken(TOKEN) }] },
         workers: [{ name: "sensor", command: "sleep", args: ["600"], restart: { stableMs: 60_000 } }],
+        // Samples twice a second, and a thermal directory without zones: a device with no sensor.
+        health: { intervalMs: 500, thermalDir: join(dir, "no-thermal") },
       }),
     );
     const vigil = await vigilUp(cfg, srv.url);
+    mkdirSync(join(dir, "no-thermal"));
     const profile = mkdtempSync(join(tmpdir(), "vigil-chromium-"));
     const browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -63,6 +66,7 @@ describe("the console page in headless Chromium (vigil up: real nats-server, dec
     });
     try {
       const page = await browser.newPage();
+      await page.setViewportSize({ width: 1280, height: 900 });
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(e.message));
       // connect-src 'self' must cover the page's same-origin WebSocket (CSP3): a refusal shows up here.
@@ -115,10 +119,42 @@ describe("the console page in headless Chromium (vigil up: real nats-server, dec
       await page.selectOption("#replay-speed", "0");
       await page.click("#replay");
       await page.locator("#replay-status", { hasText: "replay done" }).waitFor({ timeout: 10_000 });
-      // Each chart draws its series or says "no health data" (no thermal sensor on these machines, say).
-      const charts = await page.locator("#charts .chart").evaluateAll((cs) => cs.map((c) => ((c as unknown as { querySelector(s: string): unknown }).querySelector("svg polyline") ? "drawn" : (c as unknown as { textContent: string }).textContent)));
-      assert.equal(charts.length, 3);
-      assert.ok(charts.every((c) => c === "drawn" || c === "no health data"), charts.join(", "));
+      // Charts: axes with units and clock times, the configured threshold drawn; no sensor is said as such.
+      await page.waitForFunction('document.querySelectorAll("#charts figure[data-metric=cpu] svg text.tick").length >= 4 && !!document.querySelector("#charts figure[data-metric=cpu] svg polyline.series")', undefined, { timeout: 20_000 });
+      for (const metric of ["cpu", "mem"]) {
+        const fig = page.locator(`#charts figure[data-metric="${metric}"]`);
+        assert.equal(await fig.locator("svg .threshold[data-threshold=above]").count(), 1, `${metric}: the threshold line`);
+        assert.match((await fig.locator("svg .threshold-label").textContent()) ?? "", /threshold 90 %/);
+        assert.equal(await fig.locator("svg text.unit").textContent(), "%");
+        const times = await fig.locator("svg text.tick").allTextContents();
+        assert.ok(times.some((t) => /^\d{1,2}:\d{2}/.test(t)), `${metric}: time labels on the x axis (${times.join(" ")})`);
+      }
+      assert.equal(await page.locator('#charts figure[data-metric="temp"] .chart').textContent(), "no thermal sensor");
+      // Per-worker CPU and memory from the latest sample.
+      await row.locator("td.mem", { hasText: "MiB" }).waitFor({ timeout: 15_000 });
+      assert.match((await row.locator("td.cpu").textContent()) ?? "", /^\d+\.\d %$/);
+      // Every feed line is a summary, never JSON.
+      const whats = await page.locator("#feed tbody tr td:nth-child(5)").allTextContents();
+      assert.ok(whats.length > 0 && whats.every((w) => !w.includes("{")), whats.slice(0, 5).join(" | "));
+      // Incidents filter by status: the open one is listed under open, not under resolved.
+      await page.selectOption("#incident-status", "resolved");
+      await page.locator("#incidents td", { hasText: "no resolved incidents" }).waitFor();
+      await page.selectOption("#incident-status", "open");
+      await incidentRow.first().waitFor();
+      await page.selectOption("#incident-status", "all");
+      const shots = process.env.VIGIL_SCREENSHOTS;
+      if (shots) {
+        mkdirSync(shots, { recursive: true });
+        await page.locator("#workers-section").screenshot({ path: join(shots, "workers.png") });
+        await page.locator("#incidents-section").screenshot({ path: join(shots, "incident-chain.png") });
+        await page.locator("#health-section").screenshot({ path: join(shots, "health-charts.png") });
+      }
+      // Dark follows the system's preference.
+      await page.emulateMedia({ colorScheme: "dark" });
+      assert.equal(await page.evaluate("getComputedStyle(document.body).backgroundColor"), "rgb(18, 21, 27)");
+      if (shots) await page.screenshot({ path: join(shots, "console-dark.png"), fullPage: true });
+      await page.emulateMedia({ colorScheme: "light" });
+      assert.equal(await page.evaluate("getComputedStyle(document.body).backgroundColor"), "rgb(250, 250, 250)");
       assert.deepEqual(errors, [], "no script errors");
       assert.deepEqual(cspViolations, [], "no CSP violations");
       const csp = (await fetch(base + "/")).headers.get("content-security-policy") ?? "";
