@@ -126,6 +126,43 @@ export const CATALOG = {
 
   // Service lifecycle and bookkeeping.
   "sys.service.started": z.object({ service: NameSchema, pid, version: z.string() }),
+  // Config reloads (docs/reload.md): the supervisor's plan for a changed vigil.yaml, each step's outcome, the end.
+  "dec.config.planned": z.object({
+    /** One id for the plan, each step's outcome and the end of the change. */
+    change: z.string(),
+    configPath: z.string(),
+    diff: z.object({
+      added: z.array(worker),
+      removed: z.array(worker),
+      /** With the settings that differ (command, args, env, cwd, limits …). */
+      changed: z.array(z.object({ worker, fields: z.array(z.string()) })),
+      unchanged: z.array(worker),
+    }),
+    steps: z.array(z.object({ action: z.string(), worker: z.string() })),
+    /** Workers not started, and why (stopped by the operator, a dependency that is not running). */
+    held: z.array(z.object({ worker, reason: z.string() })).default([]),
+    /** `vigil reload --dry-run`: planned only, nothing was changed. */
+    dryRun: z.boolean().optional(),
+  }),
+  /** A reload whose config does not validate: nothing changed. */
+  "dec.config.rejected": z.object({ change: z.string(), configPath: z.string(), error: z.string() }),
+  "out.config.step": z.object({
+    change: z.string(),
+    /** 1-based position in the plan's steps. */
+    step: z.number().int().min(1),
+    of: z.number().int().min(1),
+    action: z.string(),
+    worker,
+    ok: z.boolean(),
+    pid: pid.optional(),
+    previousPid: pid.optional(),
+    error: z.string().optional(),
+    durationMs: z.number().min(0),
+  }),
+  "out.config.applied": z.object({ change: z.string(), steps: z.number().int().min(0), failed: z.number().int().min(0), durationMs: z.number().min(0) }),
+  /** Said once at start when workers declare limits: whether cgroup v2 enforces them, and if not, what is missing. */
+  "sys.supervisor.limits": z.object({ enforced: z.boolean(), cgroup: z.string().optional(), reason: z.string().optional(), workers: z.array(worker) }),
+
   "sys.service.stopped": z.object({ service: NameSchema, pid, reason: z.string() }),
   "sys.service.heartbeat": z.object({
     service: NameSchema,

@@ -30,6 +30,61 @@ const WorkerEnvNameSchema = z
     if (n.startsWith("VIGIL_")) ctx.addIssue({ code: "custom", message: `"${n}": VIGIL_* variables are Vigil's own (bus credentials, secrets) and are never passed to a worker (VIGIL_WORKER is set for it)` });
   });
 
+/** `256m`, `1g`, `65536k` or a number of bytes → bytes (memory limits). */
+const BytesSchema = z.union([
+  z.number().int().min(1),
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*[kmgKMG]?[bB]?$/, "must be bytes or a size like 64m, 256M, 1g")
+    .transform((s) => {
+      const m = /^(\d+(?:\.\d+)?)\s*([kmgKMG]?)/.exec(s)!;
+      const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
+      return Math.round(Number(m[1]) * unit);
+    }),
+]);
+
+/** Resource limits for a process worker, enforced with cgroup v2 (docs/reload.md, "Limits and cgroups"). */
+export const LimitsSchema = z
+  .object({
+    /** Cores: 0.5 is half of one core (cpu.max). */
+    cpu: z.number().min(0.01).max(1024).optional(),
+    /** memory.max; past it the kernel's OOM killer ends the worker (reported `oom: true`). */
+    memory: BytesSchema.refine((b) => b >= 1024 * 1024, "must be at least 1m").optional(),
+    /** pids.max: processes and threads the worker may have at once. */
+    pids: z.number().int().min(1).max(4_194_304).optional(),
+  })
+  .strict();
+export type WorkerLimits = z.infer<typeof LimitsSchema>;
+
+/** When a started worker counts as ready (its dependents start then): exactly one of stdout, delayMs, probe. */
+export const ReadySchema = z
+  .object({
+    /** A regular expression a line of the worker's stdout must match. */
+    stdout: z
+      .string()
+      .min(1)
+      .superRefine((s, ctx) => {
+        try {
+          new RegExp(s);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: `not a valid regular expression: ${(err as Error).message}` });
+        }
+      })
+      .optional(),
+    /** Ready this long after it started. */
+    delayMs: z.number().int().min(0).max(3_600_000).optional(),
+    /** Ready once the worker's own `probe` passes once. */
+    probe: z.literal(true).optional(),
+    /** Not ready by then: the start counts as failed and its dependents are not started. */
+    timeoutMs: z.number().int().min(1).max(3_600_000).default(30_000),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const kinds = [r.stdout !== undefined && "stdout", r.delayMs !== undefined && "delayMs", r.probe && "probe"].filter(Boolean);
+    if (kinds.length !== 1) ctx.addIssue({ code: "custom", message: `needs exactly one of stdout, delayMs, probe (got ${kinds.length ? kinds.join(", ") : "none"})` });
+  });
+export type ReadyConfig = z.infer<typeof ReadySchema>;
+
 export const WorkerSchema = z
   .object({
     name: NameSchema,
@@ -49,9 +104,51 @@ export const WorkerSchema = z
     restart: RestartPolicySchema.default(RestartPolicySchema.parse({})),
     /** A liveness probe run by the health service; failureThreshold failures → restart. */
     probe: ProbeSchema.optional(),
+    /** Workers that must be ready before this one starts (start order is a topological order). */
+    dependsOn: z.array(NameSchema).default([]),
+    /** When a worker this one depends on restarts, restart this one too (after the dependency is ready again). */
+    restartWithDependency: z.boolean().default(false),
+    /** When this worker counts as ready for its dependents; unset: as soon as it runs. */
+    ready: ReadySchema.optional(),
+    /** cgroup v2 limits (cpu cores, memory bytes, pids). */
+    limits: LimitsSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((w, ctx) => {
+    if (w.ready?.probe && !w.probe) ctx.addIssue({ code: "custom", path: ["ready", "probe"], message: "needs the worker's probe to be declared" });
+    if (w.dependsOn.includes(w.name)) ctx.addIssue({ code: "custom", path: ["dependsOn"], message: `"${w.name}" cannot depend on itself` });
+  });
 export type WorkerConfig = z.infer<typeof WorkerSchema>;
+
+/**
+ * A start order for workers and their `dependsOn`: each worker after everything it depends on
+ * (Kahn's algorithm; ties keep declaration order), or the first cycle found, as names with the
+ * first repeated at the end (`a → b → a`). Names not declared are ignored here (the config refuses them).
+ */
+export function dependencyOrder(workers: ReadonlyArray<{ name: string; dependsOn?: readonly string[] }>): { ok: true; order: string[] } | { ok: false; cycle: string[] } {
+  const declared = new Map(workers.map((w) => [w.name, [...(w.dependsOn ?? [])]]));
+  const order: string[] = [];
+  const placed = new Set<string>();
+  while (order.length < declared.size) {
+    const next = [...declared].find(([n, deps]) => !placed.has(n) && deps.every((d) => placed.has(d) || !declared.has(d)));
+    if (!next) return { ok: false, cycle: findCycle(declared, placed) };
+    placed.add(next[0]);
+    order.push(next[0]);
+  }
+  return { ok: true, order };
+}
+
+/** A cycle among the workers not yet placed (every one of them depends on another unplaced one). */
+function findCycle(deps: ReadonlyMap<string, readonly string[]>, placed: ReadonlySet<string>): string[] {
+  const start = [...deps.keys()].find((n) => !placed.has(n))!;
+  const path: string[] = [];
+  let at = start;
+  while (!path.includes(at)) {
+    path.push(at);
+    at = deps.get(at)!.find((d) => deps.has(d) && !placed.has(d))!;
+  }
+  return [...path.slice(path.indexOf(at)), at];
+}
 
 /** A container workload (docs/containers.md): same commands, events and restart policy as a worker. */
 export const ContainerSchema = makeContainerSchema(RestartPolicySchema.default(RestartPolicySchema.parse({})));
@@ -299,6 +396,16 @@ export function parseConfig(raw: unknown, opts: { origin?: string; configDir?: s
       // The section is not a mapping (e.g. `gateway: ""` with VIGIL_GATEWAY_PORT set): leave it, the schema names it below.
     }
   }
+    c.workers.forEach((w, i) => {
+      w.dependsOn.forEach((d, j) => {
+        if (!c.workers.some((x) => x.name === d)) ctx.addIssue({ code: "custom", path: ["workers", i, "dependsOn", j], message: `"${d}" is not a declared worker (declared: ${c.workers.map((x) => x.name).join(", ")})` });
+      });
+    });
+    const order = dependencyOrder(c.workers);
+    if (!order.ok) {
+      const i = c.workers.findIndex((w) => w.name === order.cycle[0]);
+      ctx.addIssue({ code: "custom", path: ["workers", i, "dependsOn"], message: `dependency cycle: ${order.cycle.join(" → ")}` });
+    }
   const parsed = ConfigSchema.safeParse(obj);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, origin));
   const configDir = opts.configDir ?? process.cwd();

@@ -55,8 +55,8 @@ export const EVENT_OWNERS: { readonly [N in EventName]: readonly EventOwner[] } 
 
   // The decider's remediations; the gateway sends what operators may ask for (COMMAND_ACTIONS).
   "cmd.worker.restart": ["decider", "gateway"],
-  "cmd.worker.start": ["decider"],
-  "cmd.worker.stop": ["decider"],
+  "cmd.worker.start": ["decider", "gateway"],
+  "cmd.worker.stop": ["decider", "gateway"],
   "cmd.worker.pause": ["decider", "gateway"],
   "cmd.worker.resume": ["decider", "gateway"],
   "cmd.worker.kill": ["decider", "gateway"],
@@ -69,6 +69,13 @@ export const EVENT_OWNERS: { readonly [N in EventName]: readonly EventOwner[] } 
   "out.worker.killed": ["supervisor"],
   "out.command.rejected": ["supervisor"],
   "out.command.failed": ["supervisor"],
+
+  // Config reloads: the supervisor re-reads its own local config file and plans (docs/reload.md).
+  "dec.config.planned": ["supervisor"],
+  "dec.config.rejected": ["supervisor"],
+  "out.config.step": ["supervisor"],
+  "out.config.applied": ["supervisor"],
+  "sys.supervisor.limits": ["supervisor"],
 
   // Per-service subjects (SERVICE_SCOPED): each owner publishes only on its own.
   "sys.service.started": EVERY_SERVICE,

@@ -75,6 +75,12 @@ const SUMMARIES: Summaries = {
   "out.worker.killed": outcome("killed"),
   "out.command.rejected": (d) => `command ${d.action} ${d.worker} rejected: ${d.reason}`,
   "out.command.failed": (d) => `command ${d.action} ${d.worker} failed: ${d.error}`,
+  "dec.config.planned": (d) =>
+    `config change ${d.change.slice(0, 8)} planned: ${plural(d.steps.length, "step")} (added ${list(d.diff.added)}; removed ${list(d.diff.removed)}; changed ${list(d.diff.changed.map((c) => `${c.worker} [${c.fields.join(", ")}]`))}; ${d.diff.unchanged.length} unchanged)${d.held.length ? `; held: ${d.held.map((h) => `${h.worker} (${h.reason})`).join(", ")}` : ""}`,
+  "dec.config.rejected": (d) => `config change ${d.change.slice(0, 8)} REJECTED, nothing changed: ${d.error}`,
+  "out.config.step": (d) => `config change ${d.change.slice(0, 8)} step ${d.step}/${d.of}: ${d.action} ${d.worker} ${d.ok ? "done" : `FAILED: ${d.error}`}${d.pid ? ` (pid ${d.pid})` : ""} in ${ms(d.durationMs)}`,
+  "out.config.applied": (d) => `config change ${d.change.slice(0, 8)} applied: ${plural(d.steps, "step")}${d.failed ? `, ${d.failed} failed` : ""} in ${ms(d.durationMs)}`,
+  "sys.supervisor.limits": (d) => (d.enforced ? `worker limits enforced with cgroup v2 at ${d.cgroup} (${list(d.workers)})` : `worker limits NOT enforced, ${list(d.workers)} run unlimited: ${d.reason}`),
   "sys.service.started": (d) => `service ${d.service} started (pid ${d.pid}, ${d.version})`,
   "sys.service.stopped": (d) => `service ${d.service} stopped (pid ${d.pid}): ${d.reason}`,
   "sys.service.heartbeat": (d) =>

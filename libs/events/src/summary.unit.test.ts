@@ -76,6 +76,11 @@ const EXAMPLES: { [N in EventName]: DataInput<N> } = {
     deadLettered: 0,
     lost: 0,
   },
+  "dec.config.planned": { change: "c5", configPath: "/etc/vigil.yaml", diff: { added: ["b"], removed: ["c"], changed: [{ worker: "d", fields: ["args"] }], unchanged: ["a"] }, steps: [{ action: "stop", worker: "c" }], held: [] },
+  "dec.config.rejected": { change: "c6", configPath: "/etc/vigil.yaml", error: "workers[0].command: Required" },
+  "out.config.step": { change: "c5", step: 1, of: 4, action: "stop", worker: "c", ok: true, durationMs: 12 },
+  "out.config.applied": { change: "c5", steps: 4, failed: 0, durationMs: 40 },
+  "sys.supervisor.limits": { enforced: false, reason: "no cgroup v2 memory controller", workers: ["hog"] },
   "sys.fleet.uplink": { state: "disconnected", hub: ["nats://hub:7422"], domain: "edge-1", error: "Authorization Violation" },
   "sys.deadletter": { consumer: "decider", reason: "bad json", subject: "vigil.edge-1.obs.worker.exited", streamSeq: 9, payload: "{" },
 };

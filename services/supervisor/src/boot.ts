@@ -1,5 +1,6 @@
 import type { Logger, VigilConfig } from "@vigil/events";
 import type { Emit } from "./emit.js";
+import { applySteps, type ApplyDeps } from "./apply.js";
 import { runStep, type Executors, type Started } from "./executors.js";
 import { plan, type Step, type WorkloadKind } from "./plan.js";
 import type { ShutdownFlag } from "./shutdown.js";
@@ -30,20 +31,22 @@ async function bootStep(deps: BootDeps, step: Step, onStarted: (worker: string, 
   }
 }
 
-/** Boot: every declared process worker starts. */
-export async function bootProcesses(deps: BootDeps): Promise<void> {
+/**
+ * Boot: every declared process worker starts, in dependency order, each after its dependencies are
+ * ready; workers the operator stopped stay stopped (and so do the ones depending on them).
+ */
+export async function bootProcesses(deps: BootDeps & { apply: ApplyDeps }): Promise<void> {
   const byName = new Map(deps.config.workers.map((w) => [w.name, w]));
-  for (const step of bootSteps(deps.workloads, "process")) {
-    await bootStep(
-      deps,
-      step,
-      async (worker, r) => {
-        const w = byName.get(worker);
-        await deps.emit("obs.worker.started", { worker, pid: r.pid, command: w ? [w.command, ...w.args].join(" ") : worker });
-      },
-      async (worker, err) => deps.log.error({ worker, err: err.message }, "worker could not start"),
-    );
-  }
+  const desired = deps.workloads.desired().filter((w) => w.kind === "process");
+  const p = plan(desired, deps.workloads.current(), { kind: "converge", only: "process" });
+  if (!p.ok) return;
+  for (const h of p.held ?? []) deps.log.info(h, "worker held at boot");
+  await applySteps(deps.apply, p.steps, desired, async (r) => {
+    if (r.step.action === "start" && r.started) {
+      const w = byName.get(r.step.worker);
+      await deps.emit("obs.worker.started", { worker: r.step.worker, pid: r.started.pid, command: w ? [w.command, ...w.args].join(" ") : r.step.worker });
+    } else if (!r.ok && "worker" in r.step) deps.log.error({ worker: r.step.worker, step: r.step.action, err: r.error }, "worker could not start");
+  });
 }
 
 /**

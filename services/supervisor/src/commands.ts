@@ -3,6 +3,7 @@ import type { DegradedMode } from "./degraded.js";
 import type { Emit } from "./emit.js";
 import { runSteps, type Executors } from "./executors.js";
 import type { ExecutedCommands } from "./local-state.js";
+import type { OperatorStops } from "./operator-stops.js";
 import { outcomeOf, plan, type Plan } from "./plan.js";
 import type { ShutdownFlag } from "./shutdown.js";
 import type { WorkerIncidents, WorkerQueues, WorkerTally } from "./worker-books.js";
@@ -22,6 +23,8 @@ export interface CommandDeps {
   degraded: DegradedMode;
   /** Restart commands the decider made for crashes before this moment are superseded by the boot. */
   bootTime: number;
+  /** The operator's stops (operator-stops.ts): an operator's stop persists, an operator's start or restart ends it. */
+  stops?: OperatorStops;
 }
 
 const WORKER_COMMANDS = {
@@ -72,8 +75,10 @@ function workerActionOf(e: VigilEvent): { event: WorkerCommand; action: WorkerAc
 
 /** Why a decider restart is not run although it plans fine; undefined when it runs. */
 function supersededBecause(deps: CommandDeps, cmd: WorkerCommand, action: WorkerAction): string | undefined {
-  if (action !== "restart" || cmd.data.requestedBy !== "decider") return undefined;
   const worker = cmd.data.worker;
+  // Only an operator undoes an operator's stop: the decider's remediations do not bring such a worker back.
+  if ((action === "restart" || action === "start") && cmd.data.requestedBy === "decider" && deps.stops?.has(worker)) return `${worker} was stopped by the operator; only an operator start brings it back`;
+  if (action !== "restart" || cmd.data.requestedBy !== "decider") return undefined;
   const crashAt = Date.parse(cmd.time); // a decider restart's time is the time of the crash it answers
   if (crashAt < deps.bootTime) return `superseded: ${worker} was started fresh when the supervisor booted, after the crash this restart answers`;
   if (deps.degraded.refusesDeciderRestart(worker, crashAt)) return `superseded: ${worker} was restarted locally by the supervisor's reflex while degraded, for the crash this restart answers`;
@@ -98,6 +103,7 @@ async function execute(deps: CommandDeps, cmd: WorkerCommand, action: WorkerActi
     return;
   }
   if (cmd.incident) deps.incidents.set(worker, cmd.incident);
+  recordOperatorIntent(deps, cmd, action);
   if (action === "restart" || action === "start" || action === "stop") deps.degraded.feed({ type: "command-accepted", worker });
   await deps.queues.enqueue(worker, async () => {
     const previousPid = workloads.facts(worker).pid ?? before.pid;
@@ -116,6 +122,16 @@ async function execute(deps: CommandDeps, cmd: WorkerCommand, action: WorkerActi
     const pids = { ...(now.pid ? { pid: now.pid } : {}), ...(previousPid && previousPid !== now.pid ? { previousPid } : {}) };
     await emit(outcomeOf(action), { worker, command: cmd.id, requestedBy: cmd.data.requestedBy, ...pids, at: deps.tally.startedAtOf(worker) }, meta);
   });
+}
+
+/**
+ * An operator's stop is written (synced) before the stop runs, so no crash, reload or supervisor
+ * restart in between brings the worker back; an operator's start or restart ends it.
+ */
+function recordOperatorIntent(deps: CommandDeps, cmd: WorkerCommand, action: WorkerAction): void {
+  if (!deps.stops || cmd.data.requestedBy === "decider") return;
+  if (action === "stop") deps.stops.set(cmd.data.worker);
+  else if (action === "start" || action === "restart") deps.stops.clear(cmd.data.worker);
 }
 
 /** Moves a container's vNICs on an interface to its new subnet (netmon → decider → here). */

@@ -13,6 +13,7 @@ export interface StepResults {
   wait: void;
   stop: void;
   start: Started;
+  ready: void;
   pause: void;
   resume: void;
   kill: void;
@@ -50,6 +51,8 @@ export function createExecutors(workloads: Workloads, waits: Waits): Executors {
       const r = await ops(s.worker).start(s.worker);
       return typeof r === "number" ? { pid: r } : r;
     },
+    // Containers count as ready once started (their health is the docker driver's).
+    ready: (s) => (workloads.containers?.config(s.worker) ? Promise.resolve() : workloads.processes.whenReady(s.worker)),
     pause: async (s) => ops(s.worker).pause(s.worker),
     resume: async (s) => ops(s.worker).resume(s.worker),
     kill: (s) => ops(s.worker).kill(s.worker, s.signal),
@@ -71,6 +74,8 @@ export function runStep(ex: Executors, step: Step): Promise<unknown> {
       return ex.stop(step);
     case "start":
       return ex.start(step);
+    case "ready":
+      return ex.ready(step);
     case "pause":
       return ex.pause(step);
     case "resume":

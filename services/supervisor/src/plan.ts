@@ -1,4 +1,4 @@
-import type { EventName, WorkerAction } from "@vigil/events";
+import { dependencyOrder, type EventName, type WorkerAction } from "@vigil/events";
 import type { RunStatus } from "./process-driver.js";
 
 /**
@@ -10,10 +10,19 @@ import type { RunStatus } from "./process-driver.js";
 
 export type WorkloadKind = "process" | "container";
 
-/** A worker the config declares. A reload compares these (issue 15 adds the settings to diff). */
+/** A worker the config declares. */
 export interface WorkerSpec {
   name: string;
   kind: WorkloadKind;
+  /**
+   * The settings a reload compares, field → canonical text (command, args, env, inheritEnv, cwd,
+   * limits): a worker whose settings differ is restarted. Others (restart policy, priority …) apply live.
+   */
+  settings?: Readonly<Record<string, string>>;
+  /** Workers that must be ready before this one starts. */
+  dependsOn?: readonly string[];
+  /** Restarted too when a worker it depends on restarts. */
+  restartWithDependency?: boolean;
 }
 
 /** What the supervisor knows about a worker's run right now. */
@@ -21,6 +30,8 @@ export interface WorkerFacts {
   name: string;
   status: RunStatus;
   pid?: number;
+  /** The operator stopped it (`vigil stop`): it stays stopped until started (boot, reload, reflex). */
+  stoppedByOperator?: boolean;
 }
 
 export type Intent =
@@ -28,13 +39,19 @@ export type Intent =
   /** Degraded mode's local restart, planned after its backoff: nothing to do when someone started the worker meanwhile. */
   | { kind: "reflex-restart"; worker: string }
   | { kind: "reattach"; worker: string; interface: string; subnet?: string; gateway?: string; delayMs?: number }
-  /** Make current match desired: start what is declared and not running, stop what runs and is no longer declared (boot; reload). */
-  | { kind: "converge"; only?: WorkloadKind };
+  /**
+   * Make current match desired: start what is declared and not running, stop what runs and is no
+   * longer declared; with `previous` (a reload: what was declared before), also restart the workers
+   * whose settings changed. Boot is converge without `previous`.
+   */
+  | { kind: "converge"; only?: WorkloadKind; previous?: readonly WorkerSpec[] };
 
 export type Step =
   | { action: "wait"; ms: number }
   | { action: "stop"; worker: string }
   | { action: "start"; worker: string }
+  /** Wait until a started worker is ready (its `ready` condition), before a dependent starts. */
+  | { action: "ready"; worker: string }
   | { action: "pause"; worker: string }
   | { action: "resume"; worker: string }
   | { action: "kill"; worker: string; signal: NodeJS.Signals }
@@ -44,7 +61,13 @@ export type StepAction = Step["action"];
 export type StepOf<A extends StepAction> = Extract<Step, { action: A }>;
 
 /** `outcome`: the event that reports the plan done (commands report it even when no step was needed). */
-export type Plan = { ok: true; steps: Step[]; outcome: EventName } | { ok: false; reason: string };
+export type Plan = { ok: true; steps: Step[]; outcome: EventName; held?: Held[] } | { ok: false; reason: string };
+
+/** A worker the plan leaves stopped although it is declared, and why. */
+export interface Held {
+  worker: string;
+  reason: string;
+}
 
 const OUTCOME = {
   restart: "out.worker.restarted",
@@ -64,21 +87,23 @@ const factsOf = (current: readonly WorkerFacts[], worker: string): WorkerFacts =
 export function plan(desired: readonly WorkerSpec[], current: readonly WorkerFacts[], intent: Intent): Plan {
   switch (intent.kind) {
     case "command":
-      return planCommand(desired, factsOf(current, intent.worker), intent);
+      return planCommand(desired, current, factsOf(current, intent.worker), intent);
     case "reflex-restart": {
       const spec = desired.find((w) => w.name === intent.worker);
       if (!spec) return { ok: false, reason: `unknown worker "${intent.worker}": no longer declared` };
-      return { ok: true, outcome: "out.worker.restarted", steps: isUp(factsOf(current, intent.worker)) ? [] : [{ action: "start", worker: intent.worker }] };
+      const facts = factsOf(current, intent.worker);
+      // An operator's stop outlasts crashes: the reflex never brings such a worker back.
+      return { ok: true, outcome: "out.worker.restarted", steps: isUp(facts) || facts.stoppedByOperator ? [] : [{ action: "start", worker: intent.worker }] };
     }
     case "reattach":
       return planReattach(desired, intent);
     case "converge":
-      return planConverge(desired, current, intent.only);
+      return planConverge(desired, current, intent);
   }
 }
 
 /** Commands that are already satisfied plan no steps and still report their outcome. */
-function planCommand(desired: readonly WorkerSpec[], facts: WorkerFacts, c: Extract<Intent, { kind: "command" }>): Plan {
+function planCommand(desired: readonly WorkerSpec[], current: readonly WorkerFacts[], facts: WorkerFacts, c: Extract<Intent, { kind: "command" }>): Plan {
   const worker = c.worker;
   if (!desired.some((w) => w.name === worker)) {
     return { ok: false, reason: `unknown worker "${worker}": only workers declared in the config can be commanded (declared: ${desired.map((w) => w.name).join(", ") || "none"})` };
@@ -89,7 +114,7 @@ function planCommand(desired: readonly WorkerSpec[], facts: WorkerFacts, c: Extr
   const outcome = OUTCOME[c.action];
   switch (c.action) {
     case "restart":
-      return { ok: true, outcome, steps: [...wait, ...stopIfUp, { action: "start", worker }] };
+      return { ok: true, outcome, steps: [...wait, ...withDependents(desired, current, worker, [...stopIfUp, { action: "start", worker }])] };
     case "start":
       return { ok: true, outcome, steps: up ? [] : [...wait, { action: "start", worker }] };
     case "stop":
@@ -115,11 +140,113 @@ function planReattach(desired: readonly WorkerSpec[], r: Extract<Intent, { kind:
   return { ok: true, outcome: "out.container.reattached", steps: [...wait, step] };
 }
 
-/** In declaration order; stops first, so a removed worker's resources are free before a new one starts. */
-function planConverge(desired: readonly WorkerSpec[], current: readonly WorkerFacts[], only?: WorkloadKind): Plan {
-  const wanted = desired.filter((w) => only === undefined || w.kind === only);
+/** What a reload changes, by name: settings compared field by field. */
+export interface WorkerDiff {
+  added: string[];
+  removed: string[];
+  changed: Array<{ worker: string; fields: string[] }>;
+  unchanged: string[];
+}
+
+export function diffWorkers(previous: readonly WorkerSpec[], desired: readonly WorkerSpec[]): WorkerDiff {
+  const before = new Map(previous.map((w) => [w.name, w]));
+  const diff: WorkerDiff = { added: [], removed: previous.filter((w) => !desired.some((d) => d.name === w.name)).map((w) => w.name), changed: [], unchanged: [] };
+  for (const w of desired) {
+    const old = before.get(w.name);
+    if (!old) {
+      diff.added.push(w.name);
+      continue;
+    }
+    const fields = [...new Set([...Object.keys(old.settings ?? {}), ...Object.keys(w.settings ?? {})])].filter((f) => old.settings?.[f] !== w.settings?.[f]);
+    if (old.kind !== w.kind) fields.unshift("kind");
+    if (fields.length) diff.changed.push({ worker: w.name, fields });
+    else diff.unchanged.push(w.name);
+  }
+  return diff;
+}
+
+/** Declared workers in start order: every worker after the ones it depends on (declaration order otherwise). */
+export function startOrder(desired: readonly WorkerSpec[]): WorkerSpec[] {
+  const order = dependencyOrder(desired);
+  // The config refuses cycles; a planner handed one anyway keeps declaration order rather than starting nothing.
+  if (!order.ok) return [...desired];
+  const byName = new Map(desired.map((w) => [w.name, w]));
+  return order.order.map((n) => byName.get(n)!);
+}
+
+/** Workers that restart with `worker` (restartWithDependency, transitively) and are up now, in start order. */
+function dependentsToRestart(desired: readonly WorkerSpec[], current: readonly WorkerFacts[], roots: ReadonlySet<string>): string[] {
+  const out = new Set<string>();
+  for (const w of startOrder(desired)) {
+    if (roots.has(w.name) || !w.restartWithDependency || !isUp(factsOf(current, w.name))) continue;
+    if ((w.dependsOn ?? []).some((d) => roots.has(d) || out.has(d))) out.add(w.name);
+  }
+  return [...out];
+}
+
+/** A restart of `worker` framed by its dependents' (restartWithDependency): theirs stop first and start after it is ready. */
+function withDependents(desired: readonly WorkerSpec[], current: readonly WorkerFacts[], worker: string, own: Step[]): Step[] {
+  const deps = dependentsToRestart(desired, current, new Set([worker]));
+  if (!deps.length) return own;
+  const stops: Step[] = [...deps].reverse().map((w) => ({ action: "stop", worker: w }));
+  return [...stops, ...own, ...startsInOrder(desired, deps)];
+}
+
+/** Starts for `names` in start order, each preceded by a ready step for the dependencies not awaited yet. */
+function startsInOrder(desired: readonly WorkerSpec[], names: readonly string[]): Step[] {
+  const byName = new Map(desired.map((w) => [w.name, w]));
+  const awaited = new Set<string>();
+  const steps: Step[] = [];
+  const wanted = new Set(names);
+  for (const w of startOrder(desired)) {
+    if (!wanted.has(w.name)) continue;
+    for (const d of byName.get(w.name)?.dependsOn ?? []) {
+      if (awaited.has(d) || !byName.has(d)) continue;
+      awaited.add(d);
+      steps.push({ action: "ready", worker: d });
+    }
+    steps.push({ action: "start", worker: w.name });
+  }
+  return steps;
+}
+
+/**
+ * Stops first (removed workers, then the ones to restart, dependents before what they depend on), so
+ * a removed worker's resources are free before a new one starts; then starts in dependency order,
+ * each after its dependencies are ready. Operator-stopped workers, and workers whose dependency is
+ * held, stay stopped (`held`).
+ */
+function planConverge(desired: readonly WorkerSpec[], current: readonly WorkerFacts[], c: Extract<Intent, { kind: "converge" }>): Plan {
+  const wanted = desired.filter((w) => c.only === undefined || w.kind === c.only);
   const declared = new Set(desired.map((w) => w.name));
-  const stops: Step[] = current.filter((f) => isUp(f) && !declared.has(f.name)).map((f) => ({ action: "stop", worker: f.name }));
-  const starts: Step[] = wanted.filter((w) => !isUp(current.find((f) => f.name === w.name))).map((w) => ({ action: "start", worker: w.name }));
-  return { ok: true, outcome: "obs.worker.started", steps: [...stops, ...starts] };
+  const removed = current.filter((f) => isUp(f) && !declared.has(f.name)).map((f) => f.name);
+  // Only running workers restart; a changed worker that is not running simply starts with its new settings.
+  const changedUp = new Set((c.previous ? diffWorkers(c.previous, wanted).changed : []).map((x) => x.worker).filter((w) => isUp(factsOf(current, w))));
+  const restarts = new Set([...changedUp, ...dependentsToRestart(wanted, current, changedUp)]);
+  const stopOrder = startOrder(wanted).map((w) => w.name).filter((n) => restarts.has(n)).reverse();
+  const held = heldWorkers(wanted, current);
+  const heldNames = new Set(held.map((h) => h.worker));
+  const toStart = wanted.filter((w) => restarts.has(w.name) || (!heldNames.has(w.name) && !isUp(factsOf(current, w.name)))).map((w) => w.name);
+  const stops: Step[] = [...removed, ...stopOrder].map((worker) => ({ action: "stop", worker }));
+  return { ok: true, outcome: "obs.worker.started", steps: [...stops, ...startsInOrder(wanted, toStart)], ...(held.length ? { held } : {}) };
+}
+
+/** Operator-stopped workers, and (transitively) the workers that depend on one of them and are not running. */
+function heldWorkers(desired: readonly WorkerSpec[], current: readonly WorkerFacts[]): Held[] {
+  const held: Held[] = [];
+  const names = new Set<string>();
+  for (const w of startOrder(desired)) {
+    const facts = factsOf(current, w.name);
+    if (facts.stoppedByOperator) {
+      held.push({ worker: w.name, reason: "stopped by the operator (vigil start to run it again)" });
+      names.add(w.name);
+      continue;
+    }
+    const blocking = (w.dependsOn ?? []).find((d) => names.has(d));
+    if (blocking && !isUp(facts)) {
+      held.push({ worker: w.name, reason: `its dependency ${blocking} is not running` });
+      names.add(w.name);
+    }
+  }
+  return held;
 }

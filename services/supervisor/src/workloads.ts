@@ -1,6 +1,7 @@
-import { RestartPolicySchema, type RestartPolicy } from "@vigil/events";
+import { RestartPolicySchema, type RestartPolicy, type WorkerConfig } from "@vigil/events";
 import type { DockerDriver } from "./docker-driver.js";
 import type { ProcessDriver, RunStatus } from "./process-driver.js";
+import type { OperatorStops } from "./operator-stops.js";
 import type { WorkerFacts, WorkerSpec } from "./plan.js";
 
 /** What the executors need from a driver: one per workload kind (process, container). */
@@ -19,6 +20,8 @@ export class Workloads {
     readonly processes: ProcessDriver,
     /** Only when containers are declared, so a device without Docker never needs the engine. */
     readonly containers: DockerDriver | undefined,
+    /** Workers the operator stopped: they stay stopped until started (operator-stops.ts). */
+    readonly stops?: OperatorStops,
   ) {}
 
   opsOf(worker: string): WorkloadOps {
@@ -30,11 +33,12 @@ export class Workloads {
   }
 
   desired(): WorkerSpec[] {
-    return [...this.processes.declared().map((name) => ({ name, kind: "process" as const })), ...(this.containers?.declared() ?? []).map((name) => ({ name, kind: "container" as const }))];
+    const processes = this.processes.declared().map((name) => processSpec(this.processes.config(name)!));
+    return [...processes, ...(this.containers?.declared() ?? []).map((name) => ({ name, kind: "container" as const }))];
   }
 
   facts(worker: string): WorkerFacts {
-    return { name: worker, ...this.opsOf(worker).status(worker) };
+    return { name: worker, ...this.opsOf(worker).status(worker), ...(this.stops?.has(worker) ? { stoppedByOperator: true } : {}) };
   }
 
   current(): WorkerFacts[] {
@@ -44,4 +48,27 @@ export class Workloads {
   restartPolicyOf(worker: string): RestartPolicy {
     return this.processes.config(worker)?.restart ?? this.containers?.config(worker)?.restart ?? RestartPolicySchema.parse({});
   }
+}
+
+/** JSON with object keys sorted, so `env: {a, b}` and `env: {b, a}` compare equal. */
+function canonical(v: unknown): string {
+  if (v === undefined) return "";
+  if (Array.isArray(v) || v === null || typeof v !== "object") return JSON.stringify(v);
+  return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`;
+}
+
+/**
+ * A process worker's spec for the planner. `settings` are what a running process was started with
+ * (a change restarts it); the rest (restart policy, priority, probe, ready, stopGraceMs …) is read
+ * from the config when needed, so a reload applies it without touching the process.
+ */
+export function processSpec(w: WorkerConfig): WorkerSpec {
+  const settings = { command: w.command, args: w.args, env: w.env, inheritEnv: w.inheritEnv, cwd: w.cwd, limits: w.limits };
+  return {
+    name: w.name,
+    kind: "process",
+    settings: Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, canonical(v)])),
+    dependsOn: w.dependsOn,
+    restartWithDependency: w.restartWithDependency,
+  };
 }
