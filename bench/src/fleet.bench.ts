@@ -5,16 +5,17 @@
  *  - a hub (JetStream domain "hub", a leafnode listener) and devices that are bare nats-servers with
  *    the leaf/domain config `vigil up` writes for a fleet uplink (JetStream domain = device id, a leaf
  *    remote to the hub, `vigil.>` denied both ways on the link) and a VIGIL stream (ensureStream);
- *  1. Baseline: a bare JetStream mirror of one device's VIGIL on the hub. Hub stopped, N events
- *     published on that device, hub restarted: time from the hub being ready until the mirror holds N.
- *  2. Fleet: VIGIL_FLEET on the hub sourcing VIGIL from 3 devices through their domains (as
- *     `vigil fleet add` creates it). Hub stopped, N events published on each device, hub restarted:
- *     time until the fleet stream holds 3·N.
+ *  Equal work on both sides: 3 devices and 3 sources each, N events per device (3·N in all).
+ *  1. Baseline: one bare JetStream mirror per device on the hub (VIGIL_MIRROR_<i>, 3 streams).
+ *     Hub stopped, N events published on each mirror device, hub restarted.
+ *  2. Fleet: VIGIL_FLEET on the hub sourcing VIGIL from 3 other devices through their domains (as
+ *     `vigil fleet add` creates it). Hub stopped, N events published on each device, hub restarted.
+ *  Rate = 3·N / (the last event landing − the first event landing), both seen by polling the hub's
+ *  stream state every 25 ms; the reconnect wait (hub ready → first event) is reported apart.
  *  Both are repeated (--rounds, default 2; alternating, same servers) and the best of each reported.
  *  Then every device's ids are compared with the fleet's (by Nats-Msg-Id): missing and duplicates.
  *
- * Both rates include the leaf reconnect after the hub restart (the same for both). Writes
- * results/fleet.json and results/fleet.md.
+ * Writes results/fleet.json and results/fleet.md.
  *
  *   node dist/fleet.bench.js [--events N] [--rounds R]   (or BENCH_FLEET_EVENTS, BENCH_FLEET_ROUNDS; default 100000, 2)
  */
@@ -36,7 +37,8 @@ const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
 const N = integerOption("events", "BENCH_FLEET_EVENTS", 100_000);
 const FLEET_DEVICES = ["dev-1", "dev-2", "dev-3"];
-const MIRROR_DEVICE = "dev-m";
+const MIRROR_DEVICES = ["dev-m1", "dev-m2", "dev-m3"];
+const mirrorStream = (i: number) => `VIGIL_MIRROR_${i + 1}`;
 const ROUNDS = integerOption("rounds", "BENCH_FLEET_ROUNDS", 2);
 
 interface Node {
@@ -87,19 +89,32 @@ async function publish(d: Node, n: number): Promise<string[]> {
   return ids;
 }
 
-/** Polls the stream's message count until it reaches `want`; returns seconds since `t0` and when the first message landed. */
-async function waitForCount(jsm: JetStreamManager, stream: string, want: number, t0: number, timeoutMs = 170_000): Promise<{ s: number; firstS: number }> {
+/**
+ * Polls the streams' total message count until it reaches `want`; returns seconds since `t0` (the
+ * hub ready) to the last event, and to the first new event beyond `from` (the reconnect wait).
+ */
+async function waitForTotal(jsm: JetStreamManager, streams: string[], from: number, want: number, t0: number, timeoutMs = 170_000): Promise<{ s: number; firstS: number }> {
   let firstS = -1;
   for (;;) {
     // Right after the restart the client may still be reconnecting: count that as none yet.
-    const have = await jsm.streams.info(stream).then((i) => i.state.messages, () => 0);
+    const counts = await Promise.all(streams.map((st) => jsm.streams.info(st).then((i) => i.state.messages, () => 0)));
+    const have = counts.reduce((a, b) => a + b, 0);
     const s = (performance.now() - t0) / 1000;
-    if (have > 0 && firstS < 0) firstS = s;
+    if (have > from && firstS < 0) firstS = s;
     if (have >= want) return { s, firstS };
-    if (s * 1000 > timeoutMs) throw new Error(`${stream} holds ${have} of ${want} after ${s.toFixed(1)} s`);
+    if (s * 1000 > timeoutMs) throw new Error(`${streams.join("+")} hold ${have} of ${want} after ${s.toFixed(1)} s`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+interface Leg {
+  /** Hub ready → the last event landed. */
+  s: number;
+  /** Hub ready → the first event landed (the reconnect wait). */
+  firstS: number;
+}
+/** First event to last: the transfer once data flows. */
+const transferS = (l: Leg) => Math.max(1e-3, l.s - l.firstS);
 
 /** Every Nats-Msg-Id in the stream on `filter`, in order (an ordered consumer, read until nothing is pending). */
 async function idsIn(nc: NatsConnection, stream: string, filter: string): Promise<string[]> {
@@ -124,25 +139,28 @@ async function main(): Promise<void> {
     hubNc = await connectBus({ url: hub.url }, "bench-hub");
     const hjsm = await jetstreamManager(hubNc);
 
-    const m = await startDevice(MIRROR_DEVICE, hub.leafPort);
-    nodes.push(m);
+    const mirrors = await Promise.all(MIRROR_DEVICES.map((id) => startDevice(id, hub.leafPort)));
+    nodes.push(...mirrors);
     const devs = await Promise.all(FLEET_DEVICES.map((id) => startDevice(id, hub.leafPort)));
     nodes.push(...devs);
-    await hjsm.streams.add({ name: "VIGIL_MIRROR", mirror: { name: "VIGIL", domain: MIRROR_DEVICE } });
+    // The baseline: one bare mirror per device, as many sources as the fleet stream has.
+    for (const [i, id] of MIRROR_DEVICES.entries()) await hjsm.streams.add({ name: mirrorStream(i), mirror: { name: "VIGIL", domain: id } });
+    const mirrorStreams = MIRROR_DEVICES.map((_, i) => mirrorStream(i));
     // The fleet stream sourcing three devices, as `vigil fleet add` makes it.
     await hjsm.streams.add({ name: "VIGIL_FLEET", subjects: [], sources: FLEET_DEVICES.map((d) => ({ name: "VIGIL", external: { api: `$JS.${d}.API`, deliver: "" } })) });
     const published: string[][] = devs.map(() => []);
-    const rounds: Array<{ mirror: { s: number; firstS: number }; fleet: { s: number; firstS: number } }> = [];
+    const rounds: Array<{ mirror: Leg; fleet: Leg }> = [];
+    const total = 3 * N;
     // Rounds alternate mirror and fleet outages, so both meet the same machine; the best of each is reported.
     for (let r = 1; r <= ROUNDS; r++) {
-      // 1. Baseline: a bare mirror of one device's stream (the fleet devices are idle and caught up).
+      // 1. Baseline: a bare mirror per device (the fleet devices are idle and caught up).
       await hub.stop();
-      progress(`round ${r}: hub down; publishing ${N} events on ${MIRROR_DEVICE}`);
-      await publish(m, N);
+      progress(`round ${r}: hub down; publishing ${N} events on each of ${MIRROR_DEVICES.join(", ")}`);
+      await Promise.all(mirrors.map((d) => publish(d, N)));
       await hub.restart();
       let t0 = performance.now();
-      const mirror = await waitForCount(hjsm, "VIGIL_MIRROR", r * N, t0);
-      progress(`round ${r}: mirror caught up ${N} in ${mirror.s.toFixed(2)} s (first after ${mirror.firstS.toFixed(2)} s): ${Math.round(N / mirror.s)} events/s`);
+      const mirror = await waitForTotal(hjsm, mirrorStreams, (r - 1) * total, r * total, t0);
+      progress(`round ${r}: mirrors caught up ${total} in ${mirror.s.toFixed(2)} s (first after ${mirror.firstS.toFixed(2)} s): ${Math.round(total / transferS(mirror))} events/s first → last`);
 
       // 2. The fleet: N on each of three devices (the mirror is idle and caught up).
       await hub.stop();
@@ -151,15 +169,15 @@ async function main(): Promise<void> {
       ids.forEach((x, k) => published[k]!.push(...x));
       await hub.restart();
       t0 = performance.now();
-      const fleet = await waitForCount(hjsm, "VIGIL_FLEET", r * 3 * N, t0);
-      progress(`round ${r}: fleet caught up ${3 * N} in ${fleet.s.toFixed(2)} s (first after ${fleet.firstS.toFixed(2)} s): ${Math.round((3 * N) / fleet.s)} events/s`);
+      const fleet = await waitForTotal(hjsm, ["VIGIL_FLEET"], (r - 1) * total, r * total, t0);
+      progress(`round ${r}: fleet caught up ${total} in ${fleet.s.toFixed(2)} s (first after ${fleet.firstS.toFixed(2)} s): ${Math.round(total / transferS(fleet))} events/s first → last`);
       rounds.push({ mirror, fleet });
     }
-    const best = (k: "mirror" | "fleet") => rounds.reduce((a, b) => (b[k].s < a[k].s ? b : a))[k];
+    const best = (k: "mirror" | "fleet") => rounds.reduce((a, b) => (transferS(b[k]) < transferS(a[k]) ? b : a))[k];
     const mirror = best("mirror");
     const fleet = best("fleet");
-    const mirrorRate = N / mirror.s;
-    const fleetRate = (3 * N) / fleet.s;
+    const mirrorRate = total / transferS(mirror);
+    const fleetRate = total / transferS(fleet);
 
     // Every device's ids against the fleet's.
     let missing = 0;
@@ -172,48 +190,59 @@ async function main(): Promise<void> {
       const own = await idsIn(d.nc, "VIGIL", `vigil.${d.id}.>`);
       if (own.length !== got.length || own.some((id, k) => got[k] !== id)) progress(`${d.id}: order differs from the device's own stream`);
     }
-    const total = (await hjsm.streams.info("VIGIL_FLEET")).state.messages;
+    const fleetEvents = (await hjsm.streams.info("VIGIL_FLEET")).state.messages;
     const result = {
       fleet_catchup_events_per_s: Math.round(fleetRate),
       mirror_catchup_events_per_s: Math.round(mirrorRate),
+      fleet_vs_mirror: Number((fleetRate / mirrorRate).toFixed(3)),
       fleet_missing: missing,
       fleet_duplicates: duplicates,
-      fleet_vs_mirror: Number((fleetRate / mirrorRate).toFixed(3)),
-      // Once the link is back and data flows (from the first event in), without the reconnect wait.
-      fleet_transfer_events_per_s: Math.round((3 * N) / Math.max(1e-3, fleet.s - fleet.firstS)),
-      mirror_transfer_events_per_s: Math.round(N / Math.max(1e-3, mirror.s - mirror.firstS)),
+      fleet_reconnect_wait_s: Number(fleet.firstS.toFixed(3)),
+      mirror_reconnect_wait_s: Number(mirror.firstS.toFixed(3)),
+      fleet_transfer_s: Number(transferS(fleet).toFixed(3)),
+      mirror_transfer_s: Number(transferS(mirror).toFixed(3)),
+      // Hub ready → the last event (reconnect wait included), for comparison with older reports.
+      fleet_hub_ready_to_last_s: Number(fleet.s.toFixed(3)),
+      mirror_hub_ready_to_last_s: Number(mirror.s.toFixed(3)),
       events_per_device: N,
-      devices: FLEET_DEVICES.length,
-      fleet_events: total,
-      fleet_catchup_s: Number(fleet.s.toFixed(3)),
-      fleet_first_event_s: Number(fleet.firstS.toFixed(3)),
-      mirror_catchup_s: Number(mirror.s.toFixed(3)),
-      mirror_first_event_s: Number(mirror.firstS.toFixed(3)),
-      rounds: rounds.map((x) => ({ mirror_s: Number(x.mirror.s.toFixed(3)), fleet_s: Number(x.fleet.s.toFixed(3)) })),
+      events_per_side: total,
+      sources_per_side: FLEET_DEVICES.length,
+      fleet_events: fleetEvents,
+      rounds: rounds.map((x) => ({ mirror_transfer_s: Number(transferS(x.mirror).toFixed(3)), mirror_wait_s: Number(x.mirror.firstS.toFixed(3)), fleet_transfer_s: Number(transferS(x.fleet).toFixed(3)), fleet_wait_s: Number(x.fleet.firstS.toFixed(3)) })),
       targets: { fleet_missing: 0, fleet_duplicates: 0, fleet_vs_mirror_min: 0.5 },
+      meets_targets: missing === 0 && duplicates === 0 && fleetRate / mirrorRate >= 0.5,
+      date: new Date().toISOString(),
     };
     mkdirSync(RESULTS_DIR, { recursive: true });
     writeFileSync(join(RESULTS_DIR, "fleet.json"), `${JSON.stringify(result, null, 2)}\n`);
     const natsVersion = execFileSync(process.env.VIGIL_NATS_SERVER ?? "nats-server", ["--version"], { encoding: "utf8" }).trim();
+    const f = (n: number) => n.toLocaleString("en");
     const md = `# Fleet catch-up benchmark
 
-${N.toLocaleString("en")} events buffered on each of ${FLEET_DEVICES.length} devices while the hub was down, then the hub restarted (best of ${ROUNDS} rounds, mirror and fleet alternating); on this ${cpus().length}-core machine (${cpus()[0]?.model.trim()}), ${natsVersion}, Node ${process.version}. Devices are bare nats-servers with the leaf/domain config \`vigil up\` writes for a fleet uplink and a VIGIL stream; the hub's VIGIL_FLEET sources VIGIL from each device's domain, as \`vigil fleet add\` creates it. Produced by \`node bench/dist/fleet.bench.js\`.
+Produced by \`node bench/dist/fleet.bench.js\` on this ${cpus().length}-core machine (${cpus()[0]?.model.trim()}), ${natsVersion}, Node ${process.version}, ${result.date}.
 
-| figure | value | target |
-| --- | --- | --- |
-| fleet catch-up (${(3 * N).toLocaleString("en")} events, 3 sources) | **${result.fleet_catchup_events_per_s.toLocaleString("en")} events/s** (${result.fleet_catchup_s} s) | ≥ ½ of the mirror |
-| bare JetStream mirror of one stream (${N.toLocaleString("en")} events) | ${result.mirror_catchup_events_per_s.toLocaleString("en")} events/s (${result.mirror_catchup_s} s) | baseline |
-| fleet / mirror | ${result.fleet_vs_mirror} | ≥ 0.5 |
-| missing in the fleet (ids per device vs. the device's own stream) | ${missing} | 0 |
-| duplicates in the fleet | ${duplicates} | 0 |
-| first event after the hub was ready: fleet / mirror | ${result.fleet_first_event_s} s / ${result.mirror_first_event_s} s | |
-| every round, catch-up seconds: fleet / mirror | ${result.rounds.map((x) => `${x.fleet_s} / ${x.mirror_s}`).join("; ")} | |
-| transfer rate once data flows (first event → all): fleet / mirror | ${result.fleet_transfer_events_per_s.toLocaleString("en")} / ${result.mirror_transfer_events_per_s.toLocaleString("en")} events/s | |
+**Equal work on both sides**: ${f(N)} events buffered on each of 3 devices while the hub was down (${f(total)} in all), then the hub restarted.
+Devices are bare nats-servers with the leaf/domain config \`vigil up\` writes for a fleet uplink and a VIGIL stream.
+- **Fleet**: the hub's VIGIL_FLEET sources VIGIL from each of 3 devices' domains, as \`vigil fleet add\` creates it (3 sources, one stream).
+- **Baseline**: 3 other devices, each with a bare JetStream mirror of its VIGIL on the hub (3 mirrors, 3 streams).
 
-Both times run from the hub being ready again, so they include the wait before anything flows (the
-leaf node reconnecting, then nats-server retrying the mirror's or sources' consumers on the device):
-about 5 s here, the same for the mirror and the fleet. With 100,000 events per device that fixed wait
-is most of both times; the transfer-rate row shows the rates once data flows.
+**How the rates are computed**: the bench polls the hub's stream state every 25 ms from the moment the
+hub is ready; rate = ${f(total)} ÷ (time the last event landed − time the first new event landed). The wait
+before anything flows (the leaf node reconnecting, then nats-server retrying the mirrors' or sources'
+consumers on the devices) is the same kind of wait for both and is reported apart. Best of ${ROUNDS} rounds
+(by transfer time), mirror and fleet alternating on the same servers.
+
+| figure | fleet (1 stream, 3 sources) | baseline (3 mirrors) | target |
+| --- | --- | --- | --- |
+| catch-up rate, first event → last | **${f(result.fleet_catchup_events_per_s)} events/s** (${result.fleet_transfer_s} s) | **${f(result.mirror_catchup_events_per_s)} events/s** (${result.mirror_transfer_s} s) | fleet ≥ ½ of the baseline |
+| fleet / baseline | ${result.fleet_vs_mirror} | | ≥ 0.5 — ${result.fleet_vs_mirror >= 0.5 ? "met" : "**not met**"} |
+| reconnect wait: hub ready → first event | ${result.fleet_reconnect_wait_s} s | ${result.mirror_reconnect_wait_s} s | |
+| hub ready → last event | ${result.fleet_hub_ready_to_last_s} s | ${result.mirror_hub_ready_to_last_s} s | |
+| missing in the fleet (ids per device vs. the device's own stream) | ${missing} | | 0 |
+| duplicates in the fleet | ${duplicates} | | 0 |
+
+Every round (transfer s / reconnect wait s): ${result.rounds.map((x, i) => `round ${i + 1}: fleet ${x.fleet_transfer_s} / ${x.fleet_wait_s}, mirrors ${x.mirror_transfer_s} / ${x.mirror_wait_s}`).join("; ")}.
+
 Hub, devices and the benchmark share the same two cores, so the devices' servers compete with the hub for CPU; a real hub is elsewhere. On this shared VM repeated runs vary by about ±20 %.
 `;
     writeFileSync(join(RESULTS_DIR, "fleet.md"), md);

@@ -7,18 +7,16 @@
  *     attribute (sleep processes announced the way the supervisor announces them), a thermal zone file
  *     and the default anomaly settings. CPU = utime+stime from /proc/<pid>/stat over the measured
  *     window (after a warm-up), as % of one core and CPU-seconds per minute; RSS from /proc/<pid>/status.
- *     A 45 s window at 5 s holds no forest retraining, so the cost of one retraining (measured here on a
- *     full window) is added, amortised over retrainEvery samples.
- *  2. Anomaly quality on synthetic metric series with injected anomalies (spikes, small spikes, slow
- *     memory leaks, stuck readings, heat), beside a static-threshold detector (the health service's
- *     default thresholds: CPU ≥ 90 %, memory ≥ 90 %, temperature ≥ 75 °C) on the same series:
- *     precision (alarmed samples inside an anomaly window), recall (windows with an alarm), detection
- *     delay (samples). The detector's threshold and noveltyZ were chosen on seeds 1–3; this reports
- *     held-out seeds. The pure forest (novelty rule off) is reported too.
+ *     The window opens once the forest has trained (warmupSamples samples, counted on the bus) and
+ *     lasts at least one retraining; the 1 s and 5 s services run side by side.
+ *  2. Anomaly detection on labelled real series (NAB, --nab-dir): Vigil's detector against a static
+ *     threshold, a rolling z-score / MAD and a Netdata-style k-means distance, each tuned on the
+ *     training series in this run and scored on the held-out ones, per window (bench/src/nab-eval.ts).
+ *  3. The synthetic series (health-series.ts) as a second table, same window rule, shipped settings.
  *
  * Writes results/health.json and results/health.md.
  *
- *   node dist/health.bench.js [--seconds N]     (or BENCH_HEALTH_SECONDS; default 45 per interval)
+ *   node dist/health.bench.js [--seconds N] [--nab-dir DIR]   (or BENCH_HEALTH_SECONDS, default 45; BENCH_NAB_DIR)
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -31,8 +29,10 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, createLogger, createPublisher, ensureStream, parseConfig, readPidStat } from "@vigil/events";
 import { startNatsServer } from "@vigil/events/testing";
 import { AnomalyDetector, ANOMALY_METRICS } from "@vigil/health";
-import { evaluate, makeSeries, type Quality } from "./health-series.js";
-import { positiveNumber } from "./lib/options.js";
+import { makeSeries } from "./health-series.js";
+import { DEFAULT_NAB_DIR, evaluateNab, type NabResult } from "./nab-eval.js";
+import { addScores, EMPTY_SCORE, f1, scoreWindows } from "./nab-score.js";
+import { optionText, positiveNumber } from "./lib/options.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = resolve(HERE, "..");
@@ -43,9 +43,10 @@ const CLOCK_TICKS = 100;
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
 const SECONDS = positiveNumber("seconds", "BENCH_HEALTH_SECONDS", 45);
-const WARMUP_S = 6;
-const TUNING_SEEDS = [1, 2, 3];
-const TEST_SEEDS = [101, 102, 103];
+/** Samples past warmupSamples before the measured window opens: the forest has trained and scored these. */
+const WARMUP_EXTRA_SAMPLES = 3;
+const SYNTHETIC_SEEDS = [101, 102, 103];
+const NAB_DIR = optionText("nab-dir", "BENCH_NAB_DIR") ?? DEFAULT_NAB_DIR;
 const TARGETS = { health_cpu_pct: 1 };
 
 /** utime + stime of a live process, in clock ticks. */
@@ -60,7 +61,6 @@ function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface CostResult {
   intervalMs: number;
@@ -68,7 +68,12 @@ interface CostResult {
   cpuPct: number;
   cpuSecondsPerMinute: number;
   rssBytes: number;
+  /** Samples inside the measured window (counted on the bus). */
   samples: number;
+  /** Samples before the window opened: more than warmupSamples, so the forest was trained and scoring. */
+  warmupSamples: number;
+  /** Forest retrainings inside the window (one every retrainEvery samples). */
+  retrainings: number;
 }
 
 async function measureCost(natsUrl: string, intervalMs: number, seconds: number): Promise<CostResult> {
@@ -76,29 +81,49 @@ async function measureCost(natsUrl: string, intervalMs: number, seconds: number)
   const device = `bench-${intervalMs}`;
   mkdirSync(join(dir, "thermal", "thermal_zone0"), { recursive: true });
   writeFileSync(join(dir, "thermal", "thermal_zone0", "temp"), "48000\n");
-  const config = { device, dataDir: "data", log: { level: "warn" }, health: { intervalMs, thermalDir: "thermal" }, workers: ["a", "b", "c"].map((name) => ({ name, command: "sleep", args: ["600"] })) };
+  const config = { device, dataDir: "data", log: { level: "warn" }, health: { intervalMs, thermalDir: "thermal" }, workers: ["a", "b", "c"].map((name) => ({ name, command: "sleep", args: ["3600"] })) };
   writeFileSync(join(dir, "vigil.yaml"), stringify(config));
-  const workers = ["a", "b", "c"].map(() => spawn("sleep", ["600"], { stdio: "ignore" }));
+  const workers = ["a", "b", "c"].map(() => spawn("sleep", ["3600"], { stdio: "ignore" }));
   const nc = await connectBus({ url: natsUrl }, "bench");
   await ensureStream(await jetstreamManager(nc, { checkAPI: false }), parseConfig({}, { env: {} }).stream);
   const log = createLogger("bench", "silent");
+  const anomaly = parseConfig({}, { env: {} }).health.anomaly;
   const pub = await createPublisher(nc, { device, source: `vigil/${device}/supervisor`, log });
   let child: ChildProcess | undefined;
   try {
-    for (const [i, w] of workers.entries()) await pub.emit("obs.worker.started", { worker: ["a", "b", "c"][i]!, pid: w.pid!, command: "sleep 600" });
+    for (const [i, w] of workers.entries()) await pub.emit("obs.worker.started", { worker: ["a", "b", "c"][i]!, pid: w.pid!, command: "sleep 3600" });
+    // Count the service's samples on the bus: the window opens only once the forest has trained
+    // (warmupSamples samples) and scored a few, and lasts at least one retraining.
+    let samples = 0;
+    let onSample: (() => void) | undefined;
+    const sub = nc.subscribe(`vigil.${device}.obs.health.sample`, { callback: () => { samples++; onSample?.(); } });
+    const untilSamples = (n: number) => new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`health service: ${samples} of ${n} samples after ${(n * intervalMs * 2) / 1000} s`)), n * intervalMs * 2 + 30_000);
+      onSample = () => {
+        if (samples < n) return;
+        clearTimeout(timer);
+        onSample = undefined;
+        resolve();
+      };
+      onSample();
+    });
     child = spawn(process.execPath, [HEALTH_MAIN], { env: { ...process.env, VIGIL_CONFIG: join(dir, "vigil.yaml"), VIGIL_NATS_URL: natsUrl }, stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     child.stderr!.on("data", (d) => (err += d));
-    await sleep(WARMUP_S * 1000);
-    if (child.exitCode !== null) throw new Error(`health service exited: ${err}`);
+    child.once("exit", (code) => (err += `\n(exited ${code})`));
+    const warm = anomaly.warmupSamples + WARMUP_EXTRA_SAMPLES;
+    await untilSamples(warm).catch((e: Error) => { throw new Error(`${e.message}: ${err}`); });
+    const window = Math.max(Math.ceil((seconds * 1000) / intervalMs), anomaly.retrainEvery);
     const t0 = performance.now();
     const c0 = cpuTicks(child.pid!);
-    await sleep(seconds * 1000);
+    const s0 = samples;
+    await untilSamples(s0 + window);
     const c1 = cpuTicks(child.pid!);
     const wall = (performance.now() - t0) / 1000;
     const rss = rssBytes(child.pid!);
     const cpuS = (c1 - c0) / CLOCK_TICKS;
-    return { intervalMs, seconds: Math.round(wall * 10) / 10, cpuPct: (cpuS / wall) * 100, cpuSecondsPerMinute: (cpuS / wall) * 60, rssBytes: rss, samples: Math.floor(wall / (intervalMs / 1000)) };
+    sub.unsubscribe();
+    return { intervalMs, seconds: Math.round(wall * 10) / 10, cpuPct: (cpuS / wall) * 100, cpuSecondsPerMinute: (cpuS / wall) * 60, rssBytes: rss, samples: samples - s0, warmupSamples: warm, retrainings: Math.floor((samples - s0) / anomaly.retrainEvery) };
   } finally {
     if (child && child.exitCode === null) {
       const exited = new Promise((r) => child!.once("exit", r));
@@ -131,169 +156,173 @@ function trainingCostMs(): number {
   return runs.sort((x, y) => x - y)[2]!;
 }
 
-interface Detected {
-  quality: Quality;
-  alarms: boolean[];
-}
-
 function runDetector(rows: number[][], settings: { threshold: number; noveltyZ: number }): boolean[] {
   const a = parseConfig({}, { env: {} }).health.anomaly;
   const d = new AnomalyDetector(ANOMALY_METRICS, { ...a, ...settings });
   return rows.map((r) => d.push(r)?.anomalous ?? false);
 }
 
-function pooled(results: Detected[]): Quality {
-  // Pool over the held-out series: alarms and windows summed, then the ratios.
-  let tp = 0;
-  let alarms = 0;
-  let windows = 0;
-  let detected = 0;
-  let delaySum = 0;
-  const byKind: Quality["byKind"] = {};
-  for (const r of results) {
-    tp += Math.round(r.quality.precision * r.quality.alarms);
-    alarms += r.quality.alarms;
-    for (const [k, v] of Object.entries(r.quality.byKind)) {
-      const b = (byKind[k] ??= { windows: 0, detected: 0 });
-      b.windows += v.windows;
-      b.detected += v.detected;
-      windows += v.windows;
-      detected += v.detected;
-    }
-    const det = Object.values(r.quality.byKind).reduce((x, y) => x + y.detected, 0);
-    if (Number.isFinite(r.quality.delay)) delaySum += r.quality.delay * det;
-  }
-  return { precision: alarms ? tp / alarms : 0, recall: windows ? detected / windows : 0, delay: detected ? delaySum / detected : NaN, alarms, byKind };
-}
-
-function quality(seeds: number[]) {
+/** The synthetic series scored with the same window rule as NAB (alert episodes, not samples). */
+function syntheticQuality(seeds: number[]) {
   const a = parseConfig({}, { env: {} }).health.anomaly;
-  const shipped: Detected[] = [];
-  const forestOnly: Detected[] = [];
-  const statics: Detected[] = [];
+  const from = 600; // the first anomaly comes after the warm-up; score from there on
+  const total = { detector: EMPTY_SCORE, forestOnly: EMPTY_SCORE, static: EMPTY_SCORE };
+  const byKind: Record<string, { windows: number; detector: number; forestOnly: number; static: number }> = {};
   let samples = 0;
   for (const seed of seeds) {
     const s = makeSeries(seed);
     samples += s.rows.length;
-    const from = 600; // the first anomaly comes after the warm-up; count alarms from there on
-    const sh = runDetector(s.rows, { threshold: a.threshold, noveltyZ: a.noveltyZ });
-    shipped.push({ alarms: sh, quality: evaluate(sh, s.windows, from) });
-    const fo = runDetector(s.rows, { threshold: a.threshold, noveltyZ: 0 });
-    forestOnly.push({ alarms: fo, quality: evaluate(fo, s.windows, from) });
-    const st = s.rows.map((r) => r[0]! >= 90 || r[1]! >= 90 || r[3]! >= 75);
-    statics.push({ alarms: st, quality: evaluate(st, s.windows, from) });
-    progress(`series ${seed}: detector P ${shipped.at(-1)!.quality.precision.toFixed(2)} R ${shipped.at(-1)!.quality.recall.toFixed(2)} · static P ${statics.at(-1)!.quality.precision.toFixed(2)} R ${statics.at(-1)!.quality.recall.toFixed(2)}`);
+    const times = s.rows.map((_, i) => i);
+    const windows = s.windows.map((w) => [w.start, w.end + 3] as [number, number]); // 3 samples of grace, as before
+    const runs = {
+      detector: runDetector(s.rows, { threshold: a.threshold, noveltyZ: a.noveltyZ }),
+      forestOnly: runDetector(s.rows, { threshold: a.threshold, noveltyZ: 0 }),
+      static: s.rows.map((r) => r[0]! >= 90 || r[1]! >= 90 || r[3]! >= 75),
+    };
+    for (const k of ["detector", "forestOnly", "static"] as const) total[k] = addScores(total[k], scoreWindows(times, runs[k], windows, from));
+    for (const [i, w] of s.windows.entries()) {
+      const b = (byKind[w.kind] ??= { windows: 0, detector: 0, forestOnly: 0, static: 0 });
+      b.windows++;
+      for (const k of ["detector", "forestOnly", "static"] as const) if (scoreWindows(times, runs[k], [windows[i]!], from).detected) b[k]++;
+    }
   }
-  return { shipped: pooled(shipped), forestOnly: pooled(forestOnly), static: pooled(statics), samples, settings: { threshold: a.threshold, noveltyZ: a.noveltyZ, windowSamples: a.windowSamples, warmupSamples: a.warmupSamples, retrainEvery: a.retrainEvery, trees: a.trees } };
+  return { total, byKind, samples, seeds };
 }
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
+function nabTable(n: NabResult): string {
+  const pct = (x: number) => x.toFixed(3);
+  const rows = n.detectors.map((d) => `| ${d.name} | \`${JSON.stringify(d.chosen)}\` | ${pct(d.train.f1)} | **${pct(d.test.f1)}** | ${pct(d.test.precision)} | ${pct(d.test.recall)} | ${d.test.detected}/${d.test.windows} | ${d.test.falsePositives} |`);
+  const perSeries = n.testSeries.map((name) => `| ${name} | ${n.detectors[0]!.perSeries.find((p) => p.name === name)!.windows} | ${n.detectors.map((d) => { const p = d.perSeries.find((x) => x.name === name)!; return `${p.detected} / ${p.falsePositives} (${pct(p.f1)})`; }).join(" | ")} |`);
+  return [
+    "| detector | settings chosen on the training series | training F1 | **held-out F1** | precision | recall | windows detected | false-positive episodes |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+    "",
+    "Per held-out series (windows detected / false-positive episodes (F1)):",
+    "",
+    `| series | windows | ${n.detectors.map((d) => d.name).join(" | ")} |`,
+    `| --- | --- | ${n.detectors.map(() => "---").join(" | ")} |`,
+    ...perSeries,
+  ].join("\n");
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
-  progress("anomaly quality on held-out synthetic series");
-  const q = quality(TEST_SEEDS);
+  progress(`anomaly quality on labelled real series (${NAB_DIR})`);
+  const nab = evaluateNab(NAB_DIR, progress);
+  progress("anomaly quality on synthetic series");
+  const syn = syntheticQuality(SYNTHETIC_SEEDS);
   progress("one forest retraining on a full window");
   const trainMs = trainingCostMs();
   const srv = await startNatsServer();
   let cost1: CostResult;
   let cost5: CostResult;
   try {
-    progress(`health service at a 1 s interval for ${SECONDS} s`);
-    cost1 = await measureCost(srv.url, 1000, SECONDS);
-    progress(`health service at a 5 s interval for ${SECONDS} s`);
-    cost5 = await measureCost(srv.url, 5000, SECONDS);
+    progress(`health service at 1 s and 5 s intervals (side by side), each measured after its forest trained, ≥ ${SECONDS} s and ≥ one retraining`);
+    [cost1, cost5] = await Promise.all([measureCost(srv.url, 1000, SECONDS), measureCost(srv.url, 5000, SECONDS)]);
   } finally {
     await srv.cleanup();
   }
-  const a = q.settings;
-  const amortised5 = (trainMs / 1000 / (a.retrainEvery * 5)) * 100;
-  const amortised1 = (trainMs / 1000 / (a.retrainEvery * 1)) * 100;
-  // The 1 s window (≥ 45 samples) already holds one or more retrainings; the 5 s one holds none.
-  const cpu5 = cost5.cpuPct + amortised5;
+  const a = parseConfig({}, { env: {} }).health.anomaly;
+  const vigil = nab.detectors[0]!;
+  const baselines = nab.detectors.slice(1);
+  const byName = (prefix: string) => nab.detectors.find((d) => d.name.startsWith(prefix))!.test;
+  const sq = { detector: f1(syn.total.detector), forestOnly: f1(syn.total.forestOnly), static: f1(syn.total.static) };
   const result = {
-    health_cpu_pct: r3(cpu5),
-    health_cpu_pct_5s_measured: r3(cost5.cpuPct),
+    nab_f1: r3(vigil.test.f1),
+    nab_threshold_f1: r3(byName("static").f1),
+    nab_zscore_f1: r3(byName("rolling").f1),
+    nab_kmeans_f1: r3(byName("Netdata").f1),
+    nab: { dir: nab.dir, samples: nab.samples, train_series: nab.trainSeries, test_series: nab.testSeries, probation: 0.15, detectors: nab.detectors },
+    health_cpu_pct: r3(cost5.cpuPct),
     health_cpu_pct_1s: r3(cost1.cpuPct),
     health_cpu_seconds_per_minute_1s: r3(cost1.cpuSecondsPerMinute),
-    health_cpu_seconds_per_minute_5s: r3((cpu5 / 100) * 60),
+    health_cpu_seconds_per_minute_5s: r3(cost5.cpuSecondsPerMinute),
     health_rss_mb_1s: r3(cost1.rssBytes / 1048576),
     health_rss_mb_5s: r3(cost5.rssBytes / 1048576),
     anomaly_retrain_cpu_ms: r3(trainMs),
-    anomaly_retrain_amortised_pct_5s: r3(amortised5),
-    anomaly_retrain_amortised_pct_1s: r3(amortised1),
-    anomaly_precision: r3(q.shipped.precision),
-    anomaly_recall: r3(q.shipped.recall),
-    anomaly_delay_samples: r3(q.shipped.delay),
-    threshold_precision: r3(q.static.precision),
-    threshold_recall: r3(q.static.recall),
-    threshold_delay_samples: r3(q.static.delay),
-    forest_only_precision: r3(q.forestOnly.precision),
-    forest_only_recall: r3(q.forestOnly.recall),
-    forest_only_delay_samples: r3(q.forestOnly.delay),
-    by_kind: { detector: q.shipped.byKind, forest_only: q.forestOnly.byKind, static: q.static.byKind },
-    anomaly_settings: a,
-    series: { tuning_seeds: TUNING_SEEDS, test_seeds: TEST_SEEDS, samples: q.samples },
+    synthetic: {
+      seeds: syn.seeds,
+      samples: syn.samples,
+      detector: { ...sq.detector, ...syn.total.detector, delays: undefined },
+      forest_only: { ...sq.forestOnly, ...syn.total.forestOnly, delays: undefined },
+      static: { ...sq.static, ...syn.total.static, delays: undefined },
+      by_kind: syn.byKind,
+    },
+    anomaly_settings: { threshold: a.threshold, noveltyZ: a.noveltyZ, windowSamples: a.windowSamples, warmupSamples: a.warmupSamples, retrainEvery: a.retrainEvery, trees: a.trees },
     cost_runs: { "1s": cost1, "5s": cost5 },
     machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? "?", kernel: release(), node: process.version },
     date: new Date().toISOString(),
     duration_s: Math.round((performance.now() - t0) / 100) / 10,
-    targets: { health_cpu_pct: "< 1 (5 s interval)", anomaly: "recall above the static threshold's at equal or better precision" },
+    targets: { health_cpu_pct: "< 1 (5 s interval, forest trained and scoring)", nab: "Vigil's held-out F1 above every baseline's" },
     meets_targets: {
-      cpu: cpu5 < TARGETS.health_cpu_pct,
-      anomaly: q.shipped.recall > q.static.recall && q.shipped.precision >= q.static.precision,
-      forest_only: q.forestOnly.recall > q.static.recall && q.forestOnly.precision >= q.static.precision,
+      cpu: cost5.cpuPct < TARGETS.health_cpu_pct,
+      nab: baselines.every((b) => vigil.test.f1 > b.test.f1),
     },
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, "health.json"), JSON.stringify(result, null, 2) + "\n");
-  const kinds = Object.keys(q.static.byKind).sort();
-  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+  const kinds = Object.keys(syn.byKind).sort();
+  const p3 = (x: number) => x.toFixed(3);
+  const costRow = (label: string, c: CostResult) => `| ${label} | ${c.cpuPct.toFixed(3)} % | ${c.cpuSecondsPerMinute.toFixed(3)} | ${(c.rssBytes / 1048576).toFixed(1)} MiB | ${c.samples} samples in ${c.seconds} s, ${c.retrainings} retraining(s); window opened after ${c.warmupSamples} samples |`;
   const md = `# Health benchmark
 
-${result.date} · ${result.machine.nproc} × ${result.machine.cpu} · Linux ${result.machine.kernel} · Node ${result.machine.node} · ${result.duration_s} s
+${result.date} · ${result.machine.nproc} × ${result.machine.cpu} · Linux ${result.machine.kernel} · Node ${result.machine.node} · ${result.duration_s} s · produced by \`node bench/dist/health.bench.js\`
 
-## Cost of the health service
+## Anomaly detection on labelled real series (NAB)
 
-The real service as a process, a real nats-server, 3 managed workers, one thermal zone, default anomaly
-settings; CPU from utime+stime over ${SECONDS} s after a ${WARMUP_S} s warm-up.
+${nab.samples.toLocaleString("en")} samples in ${nab.trainSeries.length + nab.testSeries.length} series from \`${nab.dir}\` (Numenta Anomaly Benchmark, MIT licence: AWS
+CloudWatch metrics and known-cause failures, 5-minute samples). **How it is scored** (bench/src/nab-score.ts, the
+dataset's rule): a window is detected when at least one alert falls inside it; alerts outside every window are
+false positives, counted as alert episodes (a run of consecutive alerts is one), not samples. Precision =
+detected ÷ (detected + false-positive episodes), recall = detected ÷ windows, F1 their harmonic mean, pooled over
+series. The first 15 % of each series is every detector's warm-up (NAB's probationary period) and is not scored.
+**Split**: series sorted by name, alternating — training: ${nab.trainSeries.length} series, held out: ${nab.testSeries.length}.
+**Baselines and tuning**: every detector's settings (Vigil's included) are tuned in this run for the best F1 on the
+training series (the grid is in bench/src/nab-detectors.ts), then frozen and run on the held-out series. The
+evaluation takes any directory in that layout: \`node bench/dist/nab-eval.js DIR\` or \`--nab-dir DIR\` here.
 
-| interval | CPU (% of one core) | CPU-seconds per minute | RSS |
-| --- | --- | --- | --- |
-| 1 s | ${cost1.cpuPct.toFixed(3)} % | ${cost1.cpuSecondsPerMinute.toFixed(3)} | ${(cost1.rssBytes / 1048576).toFixed(1)} MiB |
-| 5 s (measured) | ${cost5.cpuPct.toFixed(3)} % | ${cost5.cpuSecondsPerMinute.toFixed(3)} | ${(cost5.rssBytes / 1048576).toFixed(1)} MiB |
-| 5 s + amortised retraining | **${cpu5.toFixed(3)} %** | ${((cpu5 / 100) * 60).toFixed(3)} | |
+${nabTable(nab)}
 
-One forest retraining (${a.windowSamples} samples, ${a.trees} trees) costs ${trainMs.toFixed(1)} ms of CPU; every
-${a.retrainEvery} samples that is ${amortised5.toFixed(3)} % of a core at 5 s (${amortised1.toFixed(3)} % at 1 s, already inside the 1 s
-measurement). Target: below 1 % at 5 s — **${result.meets_targets.cpu ? "met" : "not met"}**.
+Target: Vigil's held-out F1 above every baseline's — **${result.meets_targets.nab ? "met" : "not met"}**
+(Vigil ${p3(vigil.test.f1)}; static threshold ${p3(result.nab_threshold_f1)}, rolling z-score / MAD ${p3(result.nab_zscore_f1)}, Netdata-style k-means ${p3(result.nab_kmeans_f1)}).
+With a handful of windows per series, one window more or less moves a series' F1 a lot; the pooled figure is the one to read.
 
-## Anomaly quality
+## Anomaly detection on synthetic device series
 
-${q.samples} synthetic samples (held-out seeds ${TEST_SEEDS.join(", ")}; settings chosen on seeds ${TUNING_SEEDS.join(", ")}):
-a daily-like cycle, noise, harmless short bursts and an hourly batch job above 90 % CPU (normal for
-the device), with injected spikes, small spikes (75–80 % CPU), slow memory leaks, stuck readings and
-heat. Precision: alarmed samples inside an anomaly window (+3); recall: windows with at least one alarm;
-delay: samples from a window's start to its first alarm.
+${syn.samples} synthetic samples (seeds ${syn.seeds.join(", ")}, bench/src/health-series.ts): a daily-like cycle, noise, harmless
+bursts and an hourly batch job above 90 % CPU (normal for the device), with injected spikes, small spikes (75–80 %
+CPU), slow memory leaks, stuck readings and heat. Three of the five kinds are invisible to fixed thresholds by
+construction, so this table shows what the features cover, not a fair contest. Same window rule as above (3
+samples of grace after a window), shipped settings (threshold ${a.threshold}, noveltyZ ${a.noveltyZ}), nothing tuned on these seeds.
 
-| detector | precision | recall | delay (samples) |
-| --- | --- | --- | --- |
-| **Vigil: isolation forest + novelty rule** (threshold ${a.threshold}, noveltyZ ${a.noveltyZ}) | ${pct(q.shipped.precision)} | ${pct(q.shipped.recall)} | ${q.shipped.delay.toFixed(1)} |
-| isolation forest alone (noveltyZ 0) | ${pct(q.forestOnly.precision)} | ${pct(q.forestOnly.recall)} | ${q.forestOnly.delay.toFixed(1)} |
-| static thresholds (CPU ≥ 90, memory ≥ 90, temperature ≥ 75) | ${pct(q.static.precision)} | ${pct(q.static.recall)} | ${q.static.delay.toFixed(1)} |
-
-Windows detected, by kind:
+| detector | F1 | precision | recall | windows detected | false-positive episodes |
+| --- | --- | --- | --- | --- | --- |
+| Vigil: isolation forest + novelty rule | ${p3(sq.detector.f1)} | ${p3(sq.detector.precision)} | ${p3(sq.detector.recall)} | ${syn.total.detector.detected}/${syn.total.detector.windows} | ${syn.total.detector.falsePositives} |
+| isolation forest alone (noveltyZ 0) | ${p3(sq.forestOnly.f1)} | ${p3(sq.forestOnly.precision)} | ${p3(sq.forestOnly.recall)} | ${syn.total.forestOnly.detected}/${syn.total.forestOnly.windows} | ${syn.total.forestOnly.falsePositives} |
+| static thresholds (CPU ≥ 90, memory ≥ 90, temperature ≥ 75) | ${p3(sq.static.f1)} | ${p3(sq.static.precision)} | ${p3(sq.static.recall)} | ${syn.total.static.detected}/${syn.total.static.windows} | ${syn.total.static.falsePositives} |
 
 | kind | windows | Vigil | forest alone | static |
 | --- | --- | --- | --- | --- |
-${kinds.map((k) => `| ${k} | ${q.static.byKind[k]!.windows} | ${q.shipped.byKind[k]?.detected ?? 0} | ${q.forestOnly.byKind[k]?.detected ?? 0} | ${q.static.byKind[k]!.detected} |`).join("\n")}
+${kinds.map((k) => `| ${k} | ${syn.byKind[k]!.windows} | ${syn.byKind[k]!.detector} | ${syn.byKind[k]!.forestOnly} | ${syn.byKind[k]!.static} |`).join("\n")}
 
-Target (recall above the static threshold's at equal or better precision): Vigil's detector —
-**${result.meets_targets.anomaly ? "met" : "not met"}**; the isolation forest alone — **${result.meets_targets.forest_only ? "met" : "not met"}**.
-The forest cannot extrapolate (its splits lie inside the training range), so values far outside
-what it was trained on — heat, a frozen reader — score like the most extreme ordinary sample; the
-novelty rule (a feature ≥ noveltyZ standard deviations from its training mean) covers that. See
-docs/health.md.
+## Cost of the health service
+
+The real service as a process, a real nats-server, 3 managed workers, one thermal zone, default anomaly settings
+(warmupSamples ${a.warmupSamples}, windowSamples ${a.windowSamples}, retrainEvery ${a.retrainEvery}, ${a.trees} trees). The bench counts the service's
+\`obs.health.sample\` events on the bus and opens the measured window only after ${a.warmupSamples} + ${WARMUP_EXTRA_SAMPLES} samples, so the forest
+has trained and is scoring; the window lasts at least ${SECONDS} s and at least ${a.retrainEvery} samples (one retraining). CPU =
+utime+stime from /proc/<pid>/stat over the window. The 1 s and 5 s services run side by side.
+
+| interval | CPU (% of one core) | CPU-seconds per minute | RSS | window |
+| --- | --- | --- | --- | --- |
+${costRow("1 s", cost1)}
+${costRow("5 s", cost5)}
+
+One forest retraining (${a.windowSamples} samples, ${a.trees} trees) costs ${trainMs.toFixed(1)} ms of CPU (measured in the bench process).
+Target: below 1 % at 5 s — **${result.meets_targets.cpu ? "met" : "not met"}**. See docs/health.md.
 `;
   writeFileSync(join(RESULTS_DIR, "health.md"), md);
   process.stdout.write(md);
