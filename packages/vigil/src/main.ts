@@ -11,6 +11,7 @@ import { token } from "./token.js";
 import { fleet } from "./fleet.js";
 import { busAuth } from "./bus-auth-cmd.js";
 import { incidents, workers } from "./workers.js";
+import { reload } from "./reload.js";
 
 const HELP = `vigil ${VERSION} — a self-healing runtime for edge gateways
 
@@ -26,8 +27,13 @@ Commands:
   replay <incident> [--speed N] [--decide]
              An incident's events in order (in time with --speed); --decide re-runs the current
              decider over the recorded history and shows where its decisions differ.
-  restart|pause|resume|kill <worker>
-             Send a command to a declared worker through the gateway and print the outcome.
+  restart|pause|resume|kill|start|stop <worker>
+             Send a command to a declared worker through the gateway and print the outcome. A worker
+             stopped with 'vigil stop' stays stopped (crashes, reloads, restarts) until 'vigil start'.
+  reload [--dry-run]
+             Re-read and validate vigil.yaml of the running 'vigil up' (a bad one changes nothing:
+             exit 2, naming the field), then apply only what changed: start added workers, stop
+             removed ones, restart changed ones, in dependency order; --dry-run prints the plan only.
   token hash <token> | token new [--name N] [--role viewer|operator]
              The SHA-256 to put in gateway.tokens, or a new random token with its config entry.
   fleet add|remove <device>… | fleet list | fleet status [<device>…]  (--hub URL or $VIGIL_FLEET_URL)
@@ -56,7 +62,8 @@ Options:
       --token <token>    Gateway token (default: $VIGIL_TOKEN, else the local operator token of 'vigil up')
       --speed <n>        replay: play back n times faster than it happened (default 0: at once)
       --decide           replay: re-decide with the current decider and show the differences
-      --reason <text>    restart|pause|resume|kill: recorded with the command
+      --reason <text>    restart|pause|resume|kill|start|stop: recorded with the command
+      --dry-run          reload: print the plan, change nothing
       --hub <url>        fleet: the hub's NATS URL (default: $VIGIL_FLEET_URL)
       --stream <name>    fleet: the fleet stream (default VIGIL_FLEET)
       --out <dir>        bus-auth: where to write (default deploy/bus)
@@ -89,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
         speed: { type: "string" },
         decide: { type: "boolean", default: false },
         reason: { type: "string" },
+        "dry-run": { type: "boolean", default: false },
         name: { type: "string" },
         role: { type: "string" },
         hub: { type: "string" },
@@ -138,12 +146,14 @@ async function main(argv: string[]): Promise<number> {
       return busAuth({ config: v.config, out: v.out });
     case "events":
       return events({ ...target, since: v.since, seq: v.seq, filter: v.filter, follow: v.follow, all: v.all, json: v.json });
+    case "reload":
+      return reload({ ...target, dryRun: v["dry-run"], json: v.json });
     case "workers":
       return workers(gwTarget);
     case "incidents":
       return incidents(gwTarget);
     default:
-      throw new UsageError(`unknown command "${command}". Commands: up, status, events, workers, incidents, replay, restart, pause, resume, kill, token, help.`);
+      throw new UsageError(`unknown command "${command}". Commands: up, status, events, workers, incidents, replay, restart, pause, resume, kill, start, stop, reload, token, help.`);
   }
 }
 

@@ -10,6 +10,7 @@ import { consoleBanner } from "./console-info.js";
 import { DEMO_CONFIG, runtimeFile, serviceMain, SERVICES, type ServiceName } from "./paths.js";
 import { startLocalSink } from "./local-sink.js";
 import { domainOf, startUplinkWatch, writeLeafServerConfig } from "./fleet-uplink.js";
+import { isDryRunRequest, servicesToRestart } from "./reload.js";
 import { authorizationBlock, busUsers, credentialEnv, plainServerConfig, writeCredentials, type BusUser } from "./bus-auth.js";
 import { Kvm } from "@nats-io/kv";
 import { ADMIN_USER, DECIDER_BUCKET } from "@vigil/events";
@@ -48,6 +49,7 @@ export async function up(o: UpOptions): Promise<number> {
   process.on("SIGINT", noteEarly("SIGINT"));
   process.on("SIGTERM", noteEarly("SIGTERM"));
   const configPath = o.config ?? process.env.VIGIL_CONFIG ?? (existsSync("vigil.yaml") ? "vigil.yaml" : DEMO_CONFIG);
+  process.on("SIGHUP", () => say("SIGHUP while starting: ignored (reload once running)")); // Node's default would end vigil up
   const isDemo = resolve(configPath) === DEMO_CONFIG;
   const env: NodeJS.ProcessEnv = { ...process.env };
   // The bundled demo keeps its data in ./.vigil of wherever vigil up runs.
@@ -172,6 +174,17 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
   };
   for (const s of services) launch(s);
   say(`services: ${services.map((s) => `${s.name} (pid ${s.child?.pid})`).join(", ")}; logs in ${logDir}`);
+  /** A service whose settings changed on a reload: stopped and started again at once (its exit is not a crash). */
+  function restartService(s: ManagedService): void {
+    const c = s.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return launch(s);
+    s.stopping = true;
+    c.once("exit", () => {
+      s.stopping = false;
+      if (!shuttingDown) launch(s);
+    });
+    c.kill("SIGTERM");
+  }
 
   writeFileSync(runtimeFile(config.dataDir), JSON.stringify({ natsUrl: config.nats.url, device: config.device, pid: process.pid, configPath: resolve(configPath), startedAt: new Date().toISOString() }, null, 2));
 
@@ -232,3 +245,18 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
     say(`running. Watch: nats sub --server ${config.nats.url}${natsAuth} 'vigil.>'   Status: vigil status   Stop: Ctrl-C`);
   });
 }
+    // SIGHUP (vigil reload): services whose own settings changed restart; the workers are the supervisor's (docs/reload.md).
+    let applied = loadConfig(resolve(configPath), env);
+    process.removeAllListeners("SIGHUP").on("SIGHUP", () => {
+      if (shuttingDown) return;
+      const dryRun = isDryRunRequest(config.dataDir);
+      const r = servicesToRestart(applied, resolve(configPath), env);
+      if (r.error) say(`reload: invalid configuration, nothing changed:\n${r.error}`);
+      else if (!dryRun && r.after) {
+        applied = r.after;
+        for (const s of services.filter((x) => r.restart.includes(x.name))) restartService(s);
+        say(`reload: ${r.restart.length ? `restarting ${r.restart.join(", ")} (their settings changed)` : "no service settings changed"}; workers: the supervisor plans the change`);
+        if (r.needsUp) say("reload: device, nats, stream, dataDir, supervisor, fleet or docker settings changed: they apply at the next vigil up");
+      }
+      services.find((s) => s.name === "supervisor")?.child?.kill("SIGHUP");
+    });

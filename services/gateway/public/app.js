@@ -163,7 +163,7 @@ function renderWorkers() {
         el(
           "td",
           { class: "actions" },
-          ["restart", "pause", "resume", "kill"].map((a) =>
+          ["restart", "pause", "resume", "kill", "start", "stop"].map((a) =>
             el("button", { type: "button", "data-action": a, disabled: !canAct || !w.declared, title: canAct ? `${a} ${w.name}` : "operators only", onclick: () => sendCommand(a, w.name) }, a),
           ),
         ),

@@ -4,7 +4,7 @@
  */
 export const PROTOCOL_VERSION = 1;
 
-export const COMMAND_ACTIONS = ["restart", "pause", "resume", "kill"] as const;
+export const COMMAND_ACTIONS = ["restart", "pause", "resume", "kill", "start", "stop"] as const;
 export type CommandAction = (typeof COMMAND_ACTIONS)[number];
 
 export type StartPoint = "new" | "all" | { seq: number } | { time: string };

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, createWriteStream, mkdirSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { readPidStat, type Logger, type WorkerConfig } from "@vigil/events";
+import type { WorkerCgroups } from "./cgroups.js";
+import { NotReady, whenReady } from "./readiness.js";
 import { workerEnv } from "./worker-env.js";
 
 export type RunStatus = "running" | "paused" | "stopped" | "exited";
@@ -16,6 +18,8 @@ export interface ExitInfo {
   expected: boolean;
   uptimeMs: number;
   error?: string;
+  /** The kernel's OOM killer ended it (its cgroup's memory.max; memory.events oom_kill). */
+  oom?: boolean;
 }
 
 export interface DriverEvents {
@@ -34,6 +38,10 @@ interface Run {
   paused: boolean;
   exited: Promise<void>;
   stableTimer?: NodeJS.Timeout;
+  /** Resolves when the worker's `ready` condition holds (at once without one). */
+  ready: Promise<void>;
+  /** memory.events oom_kill of its cgroup at start (undefined: not limited). */
+  oomBefore?: number;
 }
 
 /** The state letter of /proc/<pid>/stat (R, S, T …), undefined once the process is gone. */
@@ -60,14 +68,34 @@ export function nowMs(): number {
  */
 export class ProcessDriver {
   private readonly runs = new Map<string, Run>();
-  private readonly workers: Map<string, WorkerConfig>;
+  private workers: Map<string, WorkerConfig>;
 
   constructor(
     workers: WorkerConfig[],
-    private readonly opts: { baseDir: string; logDir: string; log: Logger; events: DriverEvents },
+    private readonly opts: { baseDir: string; logDir: string; log: Logger; events: DriverEvents; cgroups?: WorkerCgroups },
   ) {
     this.workers = new Map(workers.map((w) => [w.name, w]));
     mkdirSync(opts.logDir, { recursive: true });
+  }
+
+  /** A reload's new declarations: runs go on (the planner stops or restarts them); the next start uses these. */
+  declare(workers: WorkerConfig[]): void {
+    this.workers = new Map(workers.map((w) => [w.name, w]));
+  }
+
+  /** Resolves when the running worker is ready for its dependents; rejects when it is not running or never gets ready. */
+  whenReady(name: string): Promise<void> {
+    const r = this.runs.get(name);
+    return r ? r.ready : Promise.reject(new NotReady(`${name} is not running`));
+  }
+
+  /** The program and arguments to spawn: through a shell that joins the worker's cgroup first when it has limits. */
+  private commandLine(w: WorkerConfig): { command: string; args: string[]; cgroup?: string } {
+    const cg = this.opts.cgroups;
+    if (!w.limits || !cg) return { command: w.command, args: w.args };
+    const dir = cg.prepare(w.name, w.limits);
+    // The child is in its cgroup before exec, so the limits hold from its first instruction (Node cannot spawn into a cgroup).
+    return { command: "/bin/sh", args: ["-c", 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', "vigil-cgroup", dir, w.command, ...w.args], cgroup: dir };
   }
 
   declared(): string[] {
@@ -94,17 +122,22 @@ export class ProcessDriver {
     if (!w) return Promise.reject(new Error(`unknown worker "${name}"`));
     const existing = this.runs.get(name);
     if (existing) return Promise.resolve(existing.pid);
-    const out = openSync(join(this.opts.logDir, `${name}.log`), "a");
+    const logFile = join(this.opts.logDir, `${name}.log`);
+    const out = openSync(logFile, "a");
     let child: ChildProcess;
     const t0 = nowMs();
+    const line = this.commandLine(w);
+    const oomBefore = line.cgroup ? this.opts.cgroups!.oomKills(name) : undefined;
+    // Readiness on stdout reads the worker's output on its way to the log.
+    const pipeStdout = w.ready?.stdout !== undefined;
     try {
-      child = spawn(w.command, w.args, {
+      child = spawn(line.command, line.args, {
         cwd: resolve(this.opts.baseDir, w.cwd ?? "."),
         // A clean environment: the supervisor's own holds its bus password (docs/security.md, "What workers get").
         env: workerEnv(process.env, w),
         // Own process group: stop/pause reach the worker's children too, and a Ctrl-C meant for vigil does not.
         detached: true,
-        stdio: ["ignore", out, out],
+        stdio: ["ignore", pipeStdout ? "pipe" : out, out],
       });
     } finally {
       closeSync(out);
@@ -121,7 +154,11 @@ export class ProcessDriver {
     }
     const at = nowMs();
     let resolveExit!: () => void;
-    const run: Run = { child, pid, startedAt: at, expected: false, paused: false, exited: new Promise((r) => (resolveExit = r)) };
+    const exited = new Promise<void>((r) => (resolveExit = r));
+    if (pipeStdout) child.stdout?.pipe(createWriteStream(logFile, { flags: "a" }));
+    const ready = whenReady(w.ready, { worker: name, stdout: child.stdout ?? undefined, probe: w.probe, exited });
+    ready.catch(() => undefined); // awaited by a ready step, if any
+    const run: Run = { child, pid, startedAt: at, expected: false, paused: false, exited, ready, oomBefore };
     this.runs.set(name, run);
     child.on("error", (err) => this.opts.log.warn({ worker: name, err: err.message }, "worker process error"));
     child.on("exit", (code, signal) => {
@@ -134,7 +171,8 @@ export class ProcessDriver {
       }
       if (this.runs.get(name) === run) this.runs.delete(name);
       // Report first: the pid file write is bookkeeping and stays off the recovery path.
-      this.opts.events.onExited({ worker: name, pid, code, signal, expected: run.expected, uptimeMs: Math.max(0, nowMs() - run.startedAt) });
+      const oom = run.oomBefore !== undefined && this.opts.cgroups!.oomKills(name) > run.oomBefore;
+      this.opts.events.onExited({ worker: name, pid, code, signal, expected: run.expected, uptimeMs: Math.max(0, nowMs() - run.startedAt), ...(oom ? { oom: true } : {}) });
       this.opts.events.onPidsChanged(this.pids());
       resolveExit();
     });

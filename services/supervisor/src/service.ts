@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createPublisher, deviceFilter, startConsumer, type ServiceContext } from "@vigil/events";
 import { bootContainers, bootProcesses } from "./boot.js";
+import { probeCgroups, WorkerCgroups, type CgroupSupport } from "./cgroups.js";
 import { systemClock, type Clock } from "./clock.js";
 import { commandHandler } from "./commands.js";
 import { DegradedMode } from "./degraded.js";
@@ -11,6 +12,8 @@ import { createExecutors, Waits } from "./executors.js";
 import { ExitReporting } from "./exits.js";
 import { startHeartbeat } from "./heartbeat.js";
 import { ExecutedCommands, PidRegistry } from "./local-state.js";
+import { OperatorStops } from "./operator-stops.js";
+import { Reloads, type ReloadRequest, type ReloadResult } from "./reload.js";
 import { ProcessDriver } from "./process-driver.js";
 import { shutdown, ShutdownFlag } from "./shutdown.js";
 import { WorkerIncidents, WorkerQueues, WorkerTally } from "./worker-books.js";
@@ -19,14 +22,22 @@ import { Workloads } from "./workloads.js";
 export interface SupervisorOptions {
   /** Where every concern reads the time (default: the system clock). */
   clock?: Clock;
+  /** Whether cgroup v2 can enforce worker limits (default: probed at start, cgroups.ts). */
+  cgroups?: CgroupSupport;
+  /** The config file a reload re-reads, and the environment it is read with (default: $VIGIL_CONFIG, process.env). */
+  configPath?: string;
+  env?: NodeJS.ProcessEnv;
 }
+
+/** The supervisor's stop, and its reload (SIGHUP, main.ts; tests and benchmarks call it directly). */
+export type RunningSupervisor = (() => Promise<void>) & { reload(req?: ReloadRequest): Promise<ReloadResult>; dataDir: string };
 
 /**
  * Owns the workers: starts what the config declares, turns exits into observations at once, and
  * executes commands from the bus (each id at most once) through plan → steps → executors. This is
  * the wiring only; each concern has its own file (docs/architecture-supervisor.md).
  */
-export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptions = {}): Promise<() => Promise<void>> {
+export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptions = {}): Promise<RunningSupervisor> {
   const { config, log } = ctx;
   const clock = opts.clock ?? systemClock;
   const dir = join(config.dataDir, "supervisor");
@@ -47,7 +58,8 @@ export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptio
   let exits: ExitReporting | undefined;
   const onExited: ExitReporting["exited"] = (info) => exits?.exited(info);
   const onStable: ExitReporting["stable"] = (...a) => exits?.stable(...a);
-  const processes = new ProcessDriver(config.workers, { baseDir: config.configDir, logDir: join(dir, "logs"), log, events: { onStarted: tally.started, onExited, onStable, onPidsChanged: (pids) => registry.write(pids) } });
+  const cgroups = await limitsSupport(ctx, emit, opts.cgroups);
+  const processes = new ProcessDriver(config.workers, { baseDir: config.configDir, logDir: join(dir, "logs"), log, cgroups, events: { onStarted: tally.started, onExited, onStable, onPidsChanged: (pids) => registry.write(pids) } });
   const containers = config.containers.length
     ? new DockerDriver(config.containers, {
         device: config.device,
@@ -63,22 +75,45 @@ export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptio
         },
       })
     : undefined;
-  const workloads = new Workloads(processes, containers);
+  const stops = new OperatorStops(join(dir, "operator-stops.json"));
+  const workloads = new Workloads(processes, containers, stops);
   const executors = createExecutors(workloads, waits);
   const { enabled, afterMs } = config.supervisor.degraded;
   const degraded = new DegradedMode({ cfg: { enabled, afterMs, policyOf: (w) => workloads.restartPolicyOf(w) }, clock, log, emit, workloads, queues, executors, tally, shutdown: flag });
   exits = new ExitReporting({ device: config.device, clock, log, emit, incidents, degraded, shutdown: flag });
 
   const bootTime = clock.now();
-  const bootDeps = { config, log, emit, workloads, executors, shutdown: flag };
+  const apply = { executors, queues, shutdown: flag, workloads, now: () => clock.now() };
+  const bootDeps = { config, log, emit, workloads, executors, shutdown: flag, apply };
   await bootProcesses(bootDeps);
   const containerBoot = bootContainers(bootDeps);
   await containerBoot.booted;
 
-  const handler = commandHandler({ log, emit, executed, workloads, queues, executors, shutdown: flag, incidents, tally, degraded, bootTime });
+  const handler = commandHandler({ log, emit, executed, workloads, queues, executors, shutdown: flag, incidents, tally, degraded, bootTime, stops });
   const consumer = await startConsumer(ctx.nc, { stream: config.stream.name, durable: "supervisor", filterSubject: deviceFilter(config.device, "cmd"), deadLetters: ctx.publisher, log, handler });
   const stopListening = degraded.listen(ctx.nc, config.device);
   const stopHeartbeat = startHeartbeat({ emit, bus, workloads, tally, intervalMs: config.supervisor.heartbeatMs });
 
-  return () => shutdown({ flag, listeners: [stopHeartbeat, stopListening, containerBoot.stop], waits, consumer, workloads, queues, bus, executed });
+  const reloads = new Reloads({ configPath: opts.configPath ?? process.env.VIGIL_CONFIG ?? config.configPath, env: opts.env ?? process.env, log, emit, workloads, apply, stops, cgroups });
+  const stop = () => shutdown({ flag, listeners: [stopHeartbeat, stopListening, containerBoot.stop], waits, consumer, workloads, queues, bus, executed });
+  return Object.assign(stop, { reload: (req?: ReloadRequest) => reloads.reload(req), dataDir: config.dataDir });
+}
+
+/**
+ * Whether worker limits can be enforced here. Said once at start, as a log line and an event, when
+ * any worker declares limits: enforced, or which cgroup v2 piece is missing (the workers then run unlimited).
+ */
+async function limitsSupport(ctx: ServiceContext, emit: ReturnType<typeof emitOrLog>, given?: CgroupSupport): Promise<WorkerCgroups | undefined> {
+  const limited = ctx.config.workers.filter((w) => w.limits).map((w) => w.name);
+  const support = given ?? probeCgroups();
+  if (support.ok) {
+    if (limited.length) await emit("sys.supervisor.limits", { enforced: true, cgroup: support.root, workers: limited });
+    ctx.log.info({ cgroup: support.root, limited }, "worker limits: cgroup v2");
+    return new WorkerCgroups(support.root);
+  }
+  if (limited.length) {
+    ctx.log.warn({ reason: support.reason, workers: limited }, "worker limits NOT enforced: these workers run unlimited");
+    await emit("sys.supervisor.limits", { enforced: false, reason: support.reason, workers: limited });
+  } else ctx.log.info({ reason: support.reason }, "worker limits unavailable (no worker declares any)");
+  return undefined;
 }

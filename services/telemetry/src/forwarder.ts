@@ -41,7 +41,8 @@ export interface Forwarder {
  * Durable pull consumer → cloud. The consumer acks cumulatively (AckPolicy.All): one ack after a
  * batch's 2xx covers the batch, and a restart recreates the consumer just after its ack floor, so
  * what was in flight at a crash is sent again at once (the sink de-duplicates by id) instead of
- * after ack_wait. One batch is uploaded at a time (in stream order) while the next is fetched.
+ * after ack_wait. Up to UPLOAD_WINDOW batches are uploaded at once (each in stream order inside),
+ * acked in stream order, while the next is fetched.
  * The parts live in ./forward/; this wires them.
  */
 export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
@@ -60,8 +61,8 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   };
   const breaker = createUploadBreaker({ ...ctx, uploader: o.uploader, clock, stop, backlogOrZero: () => backlog().catch(() => 0) });
   const deliver = createDelivery({ ...ctx, breaker, stop, failures: createFailureReporter(ctx, clock) });
-  const processBatch = createBatchProcessor({ ...ctx, deliver, streamFirstSeq: () => streamFirstSeq(jsm, stream, log, stop.sleep) });
-  const loop = startFetchLoop({ consumer, cfg, log, stop, processBatch });
+  const batches = createBatchProcessor({ ...ctx, deliver, streamFirstSeq: () => streamFirstSeq(jsm, stream, log, stop.sleep) });
+  const loop = startFetchLoop({ consumer, cfg, log, stop, batches });
 
   return {
     stats: () => ({ ...stats }),

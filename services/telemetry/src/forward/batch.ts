@@ -9,10 +9,19 @@ export interface BatchDeps extends ForwardContext {
   streamFirstSeq(): Promise<number>;
 }
 
-/** Processes one fetched batch to the end: reports gaps, downsamples, uploads in size-bounded chunks, then acks. */
-export type ProcessBatch = (msgs: JsMsg[]) => Promise<void>;
+/**
+ * One fetched batch in three steps, so several batches can be uploaded at once while acks stay in
+ * stream order: `select` (in fetch order: reports gaps, downsamples), `upload` (size-bounded chunks,
+ * each until the cloud confirmed or dead-lettered it; may run beside other batches' uploads), `ack`
+ * (cumulative; called only once every earlier batch is done).
+ */
+export interface BatchProcessor {
+  select(msgs: JsMsg[]): Promise<Item[]>;
+  upload(items: Item[]): Promise<void>;
+  ack(msgs: JsMsg[]): void;
+}
 
-export function createBatchProcessor(d: BatchDeps): ProcessBatch {
+export function createBatchProcessor(d: BatchDeps): BatchProcessor {
   const sampleCounters = new Map<string, number>();
   /** Whether a downsampling rule lets this message through (counted per subject suffix). */
   const sampled = (subject: string): boolean => {
@@ -21,15 +30,17 @@ export function createBatchProcessor(d: BatchDeps): ProcessBatch {
     sampleCounters.set(suffix, seen + 1);
     return shouldForward(suffix, d.cfg.downsample, seen);
   };
-  return async (msgs) => {
-    const items = await selectItems(d, msgs, sampled);
-    for (const [a, b] of chunkBySize(
-      items.map((i) => i.data.length),
-      d.cfg.batchMaxBytes,
-    )) {
-      await d.deliver(items.slice(a, b));
-    }
-    ackThrough(d, highest(msgs));
+  return {
+    select: (msgs) => selectItems(d, msgs, sampled),
+    async upload(items) {
+      for (const [a, b] of chunkBySize(
+        items.map((i) => i.data.length),
+        d.cfg.batchMaxBytes,
+      )) {
+        await d.deliver(items.slice(a, b));
+      }
+    },
+    ack: (msgs) => ackThrough(d, highest(msgs)),
   };
 }
 
@@ -38,16 +49,17 @@ async function selectItems(d: BatchDeps, msgs: JsMsg[], sampled: (subject: strin
   const items: Item[] = [];
   let firstSeqNow: number | undefined;
   for (const m of msgs) {
-    if (m.seq > d.stats.lastSeq + 1) {
+    const seq = m.seq; // parsed from the reply subject on every read: once
+    if (seq > d.stats.lastSeq + 1) {
       firstSeqNow ??= await d.streamFirstSeq();
-      reportGap(d, m.seq, firstSeqNow);
+      reportGap(d, seq, firstSeqNow);
     }
-    if (m.seq > d.stats.lastSeq) d.stats.lastSeq = m.seq;
+    if (seq > d.stats.lastSeq) d.stats.lastSeq = seq;
     if (!sampled(m.subject)) {
       d.stats.skipped++;
       continue;
     }
-    items.push({ seq: m.seq, subject: m.subject, data: m.data });
+    items.push({ seq, subject: m.subject, data: m.data });
   }
   return items;
 }
@@ -63,8 +75,16 @@ function reportGap(d: BatchDeps, seq: number, streamFirstSeq: number): void {
 }
 
 function highest(msgs: JsMsg[]): JsMsg {
-  let top = msgs[0]!;
-  for (const m of msgs) if (m.seq > top.seq) top = m;
+  // Delivered in stream order: the last is the highest (checked, in case a redelivery mixed them).
+  let top = msgs[msgs.length - 1]!;
+  let topSeq = top.seq;
+  for (const m of msgs) {
+    const seq = m.seq;
+    if (seq > topSeq) {
+      top = m;
+      topSeq = seq;
+    }
+  }
   return top;
 }
 
@@ -73,10 +93,11 @@ function highest(msgs: JsMsg[]): JsMsg {
  * (A lost ack only means NATS hands the batch out again after ack_wait: sent twice, stored once.)
  */
 function ackThrough(d: BatchDeps, top: JsMsg): void {
+  const seq = top.seq;
   try {
     top.ack();
   } catch (err) {
-    d.log.warn({ err: (err as Error).message, seq: top.seq }, "ack failed; the batch will be sent again");
+    d.log.warn({ err: (err as Error).message, seq }, "ack failed; the batch will be sent again");
   }
-  if (top.seq > d.stats.ackedSeq) d.stats.ackedSeq = top.seq;
+  if (seq > d.stats.ackedSeq) d.stats.ackedSeq = seq;
 }

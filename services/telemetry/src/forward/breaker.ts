@@ -30,6 +30,11 @@ export interface UploadBreaker {
   state(): BreakerState;
   /** Resolves at once while the breaker lets uploads through, else at its half-open probe; Stopped on shutdown. */
   untilAllows(): Promise<void>;
+  /**
+   * Resolves at the breaker's next transition (closed, open or half-open); Stopped on shutdown. For an
+   * upload refused while another one is the half-open probe: trying again at once would spin.
+   */
+  untilTransition(): Promise<void>;
   shutdown(): void;
 }
 
@@ -69,6 +74,7 @@ export function createUploadBreaker(d: BreakerDeps): UploadBreaker {
     },
     state,
     untilAllows: () => untilHalfOpen(breaker, d.stop),
+    untilTransition: () => untilEvent(breaker, ["close", "open", "halfOpen"], d.stop),
     shutdown: () => breaker.shutdown(),
   };
 }
@@ -115,6 +121,29 @@ function untilHalfOpen(breaker: Breaker, stop: StopSignal): Promise<void> {
       reject(new Stopped());
     });
     breaker.once("halfOpen", onHalfOpen);
+  });
+}
+
+function untilEvent(breaker: Breaker, events: readonly string[], stop: StopSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onEvent = () => {
+      forget();
+      resolve();
+    };
+    const off = () => {
+      for (const e of events) breaker.removeListener(e, onEvent);
+    };
+    const forgetStop = stop.onStop(() => {
+      off();
+      reject(new Stopped());
+    });
+    const forget = () => {
+      off();
+      forgetStop();
+    };
+    for (const e of events) breaker.once(e, onEvent);
+    // The probe may have settled between the refusal and now: then there is nothing to wait for.
+    if (!breaker.halfOpen) onEvent();
   });
 }
 

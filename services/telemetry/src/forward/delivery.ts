@@ -58,7 +58,12 @@ async function attemptUpload(d: DeliveryDeps, items: Item[], backoff: { attempt:
     return await d.breaker.fire(items);
   } catch (err) {
     if (d.stop.stopping) throw new Stopped();
-    if ((err as { code?: string }).code === "EOPENBREAKER") return undefined;
+    // Refused without trying: the breaker is open, or half-open with another batch as its probe.
+    // Wait for its next transition; retrying at once would spin and starve the probe's answer.
+    if ((err as { code?: string }).code === "EOPENBREAKER") {
+      if (!d.breaker.opened) await d.breaker.untilTransition();
+      return undefined;
+    }
     d.stats.failures++;
     const wait = d.breaker.opened ? d.cfg.breaker.resetTimeoutMs : backoffMs(backoff.attempt++, d.cfg.retryBaseMs, d.cfg.retryCapMs, Math.random());
     d.failures.report(err, items, wait);

@@ -1,14 +1,23 @@
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import type { Logger, TelemetryConfig } from "@vigil/events";
-import type { ProcessBatch } from "./batch.js";
+import type { BatchProcessor } from "./batch.js";
 import { Stopped, type StopSignal } from "./stop-signal.js";
+import type { Item } from "./types.js";
+
+/**
+ * Batches uploaded at once. One at a time left the forwarder idle for half the drain, waiting for
+ * each answer (bench/results/telemetry.md); with three, one is compressed and sent while the cloud
+ * stores the others. With the batch fetched ahead that is 4 batches unacked: the consumer's
+ * max_ack_pending (batchMaxEvents × 4, forward/consumer.ts) bounds it.
+ */
+export const UPLOAD_WINDOW = 3;
 
 export interface FetchLoopDeps {
   consumer: Consumer;
   cfg: TelemetryConfig;
   log: Logger;
   stop: StopSignal;
-  processBatch: ProcessBatch;
+  batches: BatchProcessor;
 }
 
 /** The running loop: `done` settles once it has stopped; `close()` stops keeping held messages alive. */
@@ -17,17 +26,44 @@ export interface FetchLoop {
   close(): void;
 }
 
+/** A batch on its way: `finished` is true once the cloud confirmed (or dead-lettered) all of it. */
+interface InFlight {
+  msgs: JsMsg[];
+  settled: Promise<boolean>;
+  finished?: boolean;
+}
+
 /**
- * Fetches batches and processes them one at a time, in stream order, fetching the next while one is
- * uploaded. A batch is retried until it is done: the next cumulative ack would confirm it too.
+ * Fetches batches (the next one while others upload), selects their items in stream order, uploads
+ * up to UPLOAD_WINDOW of them at once, and acks them in stream order as they finish: a cumulative ack
+ * confirms every earlier batch too, so a batch is acked only once all before it are done. A batch is
+ * retried until it is done.
  */
 export function startFetchLoop(d: FetchLoopDeps): FetchLoop {
   const held = new Set<JsMsg[]>();
   const keepAlive = keepHeldAlive(held, d.cfg);
+  const window: InFlight[] = [];
   const fetchBatch = async (): Promise<JsMsg[]> => {
     const msgs = await fetchOnce(d);
     if (msgs.length > 0) held.add(msgs);
     return msgs;
+  };
+  /** Acks the finished batches at the head of the window, in order. */
+  const ackFinished = () => {
+    while (window[0]?.finished === true) {
+      const b = window.shift()!;
+      d.batches.ack(b.msgs);
+      held.delete(b.msgs);
+    }
+  };
+  const start = (msgs: JsMsg[], items: Item[]) => {
+    const b: InFlight = { msgs, settled: Promise.resolve(false) };
+    b.settled = uploadUntilDone(d, items).then((ok) => {
+      b.finished = ok;
+      ackFinished();
+      return ok;
+    });
+    window.push(b);
   };
   const done = (async () => {
     let next: Promise<JsMsg[]> | undefined;
@@ -36,11 +72,14 @@ export function startFetchLoop(d: FetchLoopDeps): FetchLoop {
       next = undefined;
       if (d.stop.stopping) break;
       if (msgs.length === 0) continue;
-      next = fetchBatch(); // fetch ahead while this batch is uploaded
-      const finished = await processUntilDone(d, msgs);
-      held.delete(msgs);
-      if (!finished) break;
+      const items = await selectOrStopped(d, msgs);
+      if (!items) break;
+      start(msgs, items);
+      next = fetchBatch(); // fetch ahead while the window uploads
+      // A full window waits for its oldest batch; one that did not finish means shutdown.
+      if (window.length >= UPLOAD_WINDOW && !(await window[0]!.settled)) break;
     }
+    await Promise.all(window.map((b) => b.settled));
     await next?.catch(() => undefined);
   })();
   return { done, close: () => clearInterval(keepAlive) };
@@ -61,11 +100,21 @@ async function fetchOnce(d: FetchLoopDeps): Promise<JsMsg[]> {
   return msgs;
 }
 
+/** The batch's items; undefined when shutdown interrupted the selection (reading the stream's state). */
+async function selectOrStopped(d: FetchLoopDeps, msgs: JsMsg[]): Promise<Item[] | undefined> {
+  try {
+    return await d.batches.select(msgs);
+  } catch (err) {
+    if (err instanceof Stopped) return undefined;
+    throw err;
+  }
+}
+
 /** True once the batch is done, false when shutdown interrupted it (then it is not acked). */
-async function processUntilDone(d: FetchLoopDeps, msgs: JsMsg[]): Promise<boolean> {
+async function uploadUntilDone(d: FetchLoopDeps, items: Item[]): Promise<boolean> {
   while (!d.stop.stopping) {
     try {
-      await d.processBatch(msgs);
+      await d.batches.upload(items);
       return true;
     } catch (err) {
       if (err instanceof Stopped) return false;
@@ -77,7 +126,7 @@ async function processUntilDone(d: FetchLoopDeps, msgs: JsMsg[]): Promise<boolea
 }
 
 /**
- * Held messages (the batch being uploaded and the one fetched ahead) must not pass ack_wait while an
+ * Held messages (the batches being uploaded and the one fetched ahead) must not pass ack_wait while an
  * outage lasts, or NATS would hand them out again.
  */
 function keepHeldAlive(held: Set<JsMsg[]>, cfg: TelemetryConfig): NodeJS.Timeout {
