@@ -124,8 +124,6 @@ export const CATALOG = {
   "out.command.rejected": z.object({ command: z.string(), action: z.string(), worker: z.string(), reason: z.string() }),
   "out.command.failed": z.object({ command: z.string(), action: z.string(), worker, error: z.string() }),
 
-  // Service lifecycle and bookkeeping.
-  "sys.service.started": z.object({ service: NameSchema, pid, version: z.string() }),
   // Config reloads (docs/reload.md): the supervisor's plan for a changed vigil.yaml, each step's outcome, the end.
   "dec.config.planned": z.object({
     /** One id for the plan, each step's outcome and the end of the change. */
@@ -163,6 +161,8 @@ export const CATALOG = {
   /** Said once at start when workers declare limits: whether cgroup v2 enforces them, and if not, what is missing. */
   "sys.supervisor.limits": z.object({ enforced: z.boolean(), cgroup: z.string().optional(), reason: z.string().optional(), workers: z.array(worker) }),
 
+  // Service lifecycle and bookkeeping.
+  "sys.service.started": z.object({ service: NameSchema, pid, version: z.string() }),
   "sys.service.stopped": z.object({ service: NameSchema, pid, reason: z.string() }),
   "sys.service.heartbeat": z.object({
     service: NameSchema,

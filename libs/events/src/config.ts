@@ -331,6 +331,16 @@ export const ConfigSchema = z
       if (seen.has(w.name)) ctx.addIssue({ code: "custom", path: ["workers", i, "name"], message: `duplicate worker name "${w.name}"` });
       seen.add(w.name);
     });
+    c.workers.forEach((w, i) => {
+      w.dependsOn.forEach((d, j) => {
+        if (!c.workers.some((x) => x.name === d)) ctx.addIssue({ code: "custom", path: ["workers", i, "dependsOn", j], message: `"${d}" is not a declared worker (declared: ${c.workers.map((x) => x.name).join(", ")})` });
+      });
+    });
+    const order = dependencyOrder(c.workers);
+    if (!order.ok) {
+      const i = c.workers.findIndex((w) => w.name === order.cycle[0]);
+      ctx.addIssue({ code: "custom", path: ["workers", i, "dependsOn"], message: `dependency cycle: ${order.cycle.join(" → ")}` });
+    }
     c.containers.forEach((w, i) => {
       if (seen.has(w.name)) ctx.addIssue({ code: "custom", path: ["containers", i, "name"], message: `duplicate workload name "${w.name}" (workers and containers share one namespace)` });
       seen.add(w.name);
@@ -396,16 +406,6 @@ export function parseConfig(raw: unknown, opts: { origin?: string; configDir?: s
       // The section is not a mapping (e.g. `gateway: ""` with VIGIL_GATEWAY_PORT set): leave it, the schema names it below.
     }
   }
-    c.workers.forEach((w, i) => {
-      w.dependsOn.forEach((d, j) => {
-        if (!c.workers.some((x) => x.name === d)) ctx.addIssue({ code: "custom", path: ["workers", i, "dependsOn", j], message: `"${d}" is not a declared worker (declared: ${c.workers.map((x) => x.name).join(", ")})` });
-      });
-    });
-    const order = dependencyOrder(c.workers);
-    if (!order.ok) {
-      const i = c.workers.findIndex((w) => w.name === order.cycle[0]);
-      ctx.addIssue({ code: "custom", path: ["workers", i, "dependsOn"], message: `dependency cycle: ${order.cycle.join(" → ")}` });
-    }
   const parsed = ConfigSchema.safeParse(obj);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, origin));
   const configDir = opts.configDir ?? process.cwd();

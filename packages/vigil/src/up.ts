@@ -237,14 +237,6 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
     process.removeAllListeners("SIGINT").removeAllListeners("SIGTERM");
     process.on("SIGINT", () => void shutdown("SIGINT"));
     process.on("SIGTERM", () => void shutdown("SIGTERM"));
-    if (earlySignal) return void shutdown(earlySignal);
-    // Said only once the handlers are in place: whoever waits for "running" may stop us right away.
-    if (consoleLine) say(consoleLine);
-    // The embedded server wants a user: the admin's, from its 0600 file (never printed).
-    const natsAuth = users ? ` --user ${ADMIN_USER} --password "$(node -p 'require(process.argv[1]).pass' ${join(config.dataDir, "creds", `${ADMIN_USER}.json`)})"` : "";
-    say(`running. Watch: nats sub --server ${config.nats.url}${natsAuth} 'vigil.>'   Status: vigil status   Stop: Ctrl-C`);
-  });
-}
     // SIGHUP (vigil reload): services whose own settings changed restart; the workers are the supervisor's (docs/reload.md).
     let applied = loadConfig(resolve(configPath), env);
     process.removeAllListeners("SIGHUP").on("SIGHUP", () => {
@@ -260,3 +252,11 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
       }
       services.find((s) => s.name === "supervisor")?.child?.kill("SIGHUP");
     });
+    if (earlySignal) return void shutdown(earlySignal);
+    // Said only once the handlers are in place: whoever waits for "running" may stop us right away.
+    if (consoleLine) say(consoleLine);
+    // The embedded server wants a user: the admin's, from its 0600 file (never printed).
+    const natsAuth = users ? ` --user ${ADMIN_USER} --password "$(node -p 'require(process.argv[1]).pass' ${join(config.dataDir, "creds", `${ADMIN_USER}.json`)})"` : "";
+    say(`running. Watch: nats sub --server ${config.nats.url}${natsAuth} 'vigil.>'   Status: vigil status   Stop: Ctrl-C`);
+  });
+}
