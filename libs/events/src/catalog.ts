@@ -65,6 +65,8 @@ export const CATALOG = {
     /** Container workloads: the kernel's OOM killer ended it (memory limit). */
     oom: z.boolean().optional(),
     containerId: z.string().optional(),
+    /** The worker's last lines of output (logs.lastLines, each cut to logs.lineMaxBytes): why it died, in the incident. */
+    lastLines: z.array(z.string().max(8192)).max(200).optional(),
     /**
      * Set when the supervisor was in degraded mode (bus or decider unreachable, docs/degraded-mode.md)
      * and its local reflex handled this exit itself: restarted it after delayMs, or stopped restarting
@@ -228,6 +230,19 @@ export const CATALOG = {
     deadLettered: z.number().int().min(0),
     lost: z.number().int().min(0),
   }),
+  /**
+   * Alert notifications (services/alerts): a webhook target stopped accepting deliveries (refused,
+   * timed out, answered non-2xx or garbage). Said once per outage; deliveries keep being retried.
+   */
+  "sys.alerts.target.failing": z.object({
+    target: NameSchema,
+    error: z.string().max(1024),
+    status: z.number().int().optional(),
+    /** Deliveries waiting for this target when it was reported. */
+    pending: z.number().int().min(0),
+  }),
+  /** The target accepted a delivery again after failing. */
+  "sys.alerts.target.recovered": z.object({ target: NameSchema, failingMs: z.number().min(0), failedAttempts: z.number().int().min(0) }),
   /** The leaf-node link of the embedded nats-server to the fleet hub changed state (docs/fleet.md). */
   "sys.fleet.uplink": z.object({
     state: z.enum(["connected", "disconnected"]),

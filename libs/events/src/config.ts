@@ -258,6 +258,69 @@ export const TelemetrySchema = z
   });
 export type TelemetryConfig = z.infer<typeof TelemetrySchema>;
 
+/** Bounded logs (docs/unattended.md): worker output and service logs rotate by size, with a total cap per data dir. */
+export const LogsSchema = z
+  .object({
+    /** A log file is rotated when it reaches this size. */
+    maxFileBytes: z.number().int().min(4096, "must be at least 4096").max(1024 * 1024 * 1024).default(10 * 1024 * 1024),
+    /** Rotated files kept per log (<name>.log.1 … .N); 0 keeps only the live file. */
+    keepFiles: z.number().int().min(0).max(100).default(3),
+    /** Every log file under the data dir together; past it the oldest rotated files are deleted. */
+    maxTotalBytes: z.number().int().min(8192, "must be at least 8192").default(200 * 1024 * 1024),
+    /** The last lines of a worker's output carried by its obs.worker.exited (0: none) … */
+    lastLines: z.number().int().min(0).max(200).default(20),
+    /** … each cut to this many characters. */
+    lineMaxBytes: z.number().int().min(16).max(8192).default(500),
+  })
+  .strict()
+  .superRefine((l, ctx) => {
+    if (l.maxTotalBytes < l.maxFileBytes) ctx.addIssue({ code: "custom", path: ["maxTotalBytes"], message: `must be at least logs.maxFileBytes (${l.maxFileBytes})` });
+  });
+export type LogsConfig = z.infer<typeof LogsSchema>;
+
+export const ALERT_TRANSITIONS = ["opened", "escalated", "resolved"] as const;
+export type AlertTransition = (typeof ALERT_TRANSITIONS)[number];
+
+/** A webhook that is told about incidents (services/alerts, docs/unattended.md). */
+export const AlertTargetSchema = z
+  .object({
+    name: NameSchema,
+    url: z.string().url("must be an http(s) URL").regex(/^https?:\/\//, "must start with http:// or https://"),
+    /** The HMAC-SHA256 key (X-Vigil-Signature over `<timestamp>.<body>`) … */
+    secret: z.string().min(16, "must be at least 16 characters").optional(),
+    /** … or a file holding it (mode 0600; relative to the config file), read by the alerts service only. */
+    secretFile: z.string().min(1).optional(),
+    /** Which incident transitions reach this target. */
+    on: z.array(z.enum(ALERT_TRANSITIONS)).min(1).default(["escalated", "resolved"]),
+    /** One delivery attempt waits at most this long for the answer. */
+    timeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (!t.secret && !t.secretFile) ctx.addIssue({ code: "custom", path: ["secret"], message: "is required (or secretFile): receivers verify the signature" });
+    if (t.secret && t.secretFile) ctx.addIssue({ code: "custom", path: ["secretFile"], message: "give secret or secretFile, not both" });
+  });
+export type AlertTarget = z.infer<typeof AlertTargetSchema>;
+
+export const AlertsSchema = z
+  .object({
+    targets: z.array(AlertTargetSchema).default([]),
+    durable: z.string().regex(/^[A-Za-z0-9_-]+$/).default("alerts"),
+    /** Retries back off from retryBaseMs, doubling, up to retryCapMs; a delivery is retried until it succeeds. */
+    retryBaseMs: z.number().int().min(10).default(1_000),
+    retryCapMs: z.number().int().min(100).max(3_600_000).default(60_000),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const seen = new Set<string>();
+    a.targets.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: "custom", path: ["targets", i, "name"], message: `duplicate alert target name "${t.name}"` });
+      seen.add(t.name);
+    });
+    if (a.retryCapMs < a.retryBaseMs) ctx.addIssue({ code: "custom", path: ["retryCapMs"], message: `must be at least alerts.retryBaseMs (${a.retryBaseMs})` });
+  });
+export type AlertsConfig = z.infer<typeof AlertsSchema>;
+
 export const ConfigSchema = z
   .object({
     device: NameSchema.default("edge-001"),
@@ -321,6 +384,8 @@ export const ConfigSchema = z
     containers: z.array(ContainerSchema).default([]),
     docker: DockerSchema.default(DockerSchema.parse({})),
     netmon: NetmonSchema.default(NetmonSchema.parse({})),
+    logs: LogsSchema.default(LogsSchema.parse({})),
+    alerts: AlertsSchema.default(AlertsSchema.parse({})),
     /** Leaf-node uplink to a cloud hub (docs/fleet.md); unset: no uplink. */
     fleet: FleetSchema.optional(),
   })
@@ -427,6 +492,23 @@ export function telemetrySecret(config: Pick<VigilConfig, "telemetry" | "configD
     throw new ConfigError(`telemetry.secretFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   if (secret.length < 16) throw new ConfigError(`telemetry.secretFile: ${file} must hold a secret of at least 16 characters`);
+  return secret;
+}
+
+/**
+ * An alert target's secret: `secret`, else the contents of `secretFile`. Only the alerts service (and
+ * `vigil alerts test`) call this, so the other services loading the same config never read the file.
+ */
+export function alertSecret(target: AlertTarget, configDir: string): string {
+  if (target.secret) return target.secret;
+  const file = resolve(configDir, target.secretFile!);
+  let secret: string;
+  try {
+    secret = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError(`alerts.targets[${target.name}].secretFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (secret.length < 16) throw new ConfigError(`alerts.targets[${target.name}].secretFile: ${file} must hold a secret of at least 16 characters`);
   return secret;
 }
 

@@ -23,3 +23,6 @@ export * from "./procfs.js";
 export * from "./clean-env.js";
 export * from "./summary.js";
 export * from "./decider-view.js";
+export * from "./rotating-log.js";
+export * from "./log-read.js";
+export * from "./webhook.js";

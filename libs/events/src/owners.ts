@@ -8,7 +8,7 @@ import { subjectFor } from "./subjects.js";
  */
 
 /** The services that get their own NATS user; `admin` is `vigil up` itself and the CLI (all rights). */
-export const BUS_SERVICES = ["supervisor", "decider", "health", "telemetry", "netmon", "gateway"] as const;
+export const BUS_SERVICES = ["supervisor", "decider", "health", "telemetry", "netmon", "gateway", "alerts"] as const;
 export type BusService = (typeof BUS_SERVICES)[number];
 export const ADMIN_USER = "admin";
 /** An owner: a service's user, or admin for what only `vigil up`, the CLI and load tools publish. */
@@ -16,7 +16,7 @@ export type EventOwner = BusService | typeof ADMIN_USER;
 
 const EVERY_SERVICE: readonly BusService[] = BUS_SERVICES;
 /** The services that run a durable consumer (startConsumer) or a forwarder: they dead-letter. */
-const DEAD_LETTERERS: readonly BusService[] = ["supervisor", "decider", "netmon", "telemetry"];
+const DEAD_LETTERERS: readonly BusService[] = ["supervisor", "decider", "netmon", "telemetry", "alerts"];
 
 /**
  * Every catalog key must have an entry (a mapped type over EventName, not a Partial): a new event type
@@ -88,6 +88,8 @@ export const EVENT_OWNERS: { readonly [N in EventName]: readonly EventOwner[] } 
   "sys.telemetry.upload.failed": ["telemetry"],
   "sys.telemetry.lost": ["telemetry"],
   "sys.telemetry.heartbeat": ["telemetry"],
+  "sys.alerts.target.failing": ["alerts"],
+  "sys.alerts.target.recovered": ["alerts"],
   // vigil up's fleet uplink watcher (source vigil/<device>/up).
   "sys.fleet.uplink": [ADMIN_USER],
   "sys.deadletter": DEAD_LETTERERS,

@@ -25,6 +25,8 @@ export interface PermissionScope {
   stream: string;
   /** Telemetry's durable consumer (config.telemetry.durable). */
   telemetryDurable?: string;
+  /** The alerts service's durable consumer (config.alerts.durable). */
+  alertsDurable?: string;
   /**
    * The service that may create and update the event stream. None under `vigil up` (admin does it
    * first); the decider on a server Vigil does not start (compose), where no admin step runs.
@@ -39,7 +41,7 @@ export function inboxPrefixFor(service: string): string {
 
 /** The durable consumers Vigil's services own, by service. */
 export function durablesOf(scope: PermissionScope): Record<string, string> {
-  return { supervisor: "supervisor", decider: "decider", netmon: "netmon", telemetry: scope.telemetryDurable ?? "telemetry" };
+  return { supervisor: "supervisor", decider: "decider", netmon: "netmon", telemetry: scope.telemetryDurable ?? "telemetry", alerts: scope.alertsDurable ?? "alerts" };
 }
 
 /** Who reads the stream with ordered consumers (tailEvents: live feeds, history, health's resume). */

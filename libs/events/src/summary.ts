@@ -92,6 +92,8 @@ const SUMMARIES: Summaries = {
   "sys.telemetry.upload.failed": (d) => `upload of ${plural(d.events, "event")} (#${d.firstSeq}–${d.lastSeq}) failed${d.status ? ` (HTTP ${d.status})` : ""}: ${d.error}; retry in ${ms(d.retryInMs)}`,
   "sys.telemetry.lost": (d) => `${plural(d.count, "event")} lost before upload (#${d.fromSeq}–${d.toSeq}): ${d.reason}`,
   "sys.telemetry.heartbeat": (d) => `telemetry alive: breaker ${d.breaker}, ${d.backlog} waiting, ${d.forwarded} forwarded${d.deadLettered ? `, ${d.deadLettered} dead-lettered` : ""}${d.lost ? `, ${d.lost} lost` : ""}`,
+  "sys.alerts.target.failing": (d) => `alert target ${d.target} FAILING: ${d.error}${d.status ? ` (HTTP ${d.status})` : ""}; ${d.pending} alert(s) waiting, retried with backoff`,
+  "sys.alerts.target.recovered": (d) => `alert target ${d.target} accepts alerts again after ${ms(d.failingMs)} (${d.failedAttempts} failed attempt(s))`,
   "sys.fleet.uplink": (d) => `fleet uplink ${d.state} (${d.hub.join(", ")}, domain ${d.domain})${d.error ? `: ${d.error}` : ""}`,
   "sys.deadletter": (d) => `dead letter from ${d.consumer}: ${d.reason} (${d.subject}${d.streamSeq !== undefined ? ` #${d.streamSeq}` : ""})`,
 };

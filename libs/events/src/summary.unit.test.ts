@@ -81,6 +81,8 @@ const EXAMPLES: { [N in EventName]: DataInput<N> } = {
   "out.config.step": { change: "c5", step: 1, of: 4, action: "stop", worker: "c", ok: true, durationMs: 12 },
   "out.config.applied": { change: "c5", steps: 4, failed: 0, durationMs: 40 },
   "sys.supervisor.limits": { enforced: false, reason: "no cgroup v2 memory controller", workers: ["hog"] },
+  "sys.alerts.target.failing": { target: "pager", error: "ECONNREFUSED", pending: 2 },
+  "sys.alerts.target.recovered": { target: "pager", failingMs: 42_000, failedAttempts: 5 },
   "sys.fleet.uplink": { state: "disconnected", hub: ["nats://hub:7422"], domain: "edge-1", error: "Authorization Violation" },
   "sys.deadletter": { consumer: "decider", reason: "bad json", subject: "vigil.edge-1.obs.worker.exited", streamSeq: 9, payload: "{" },
 };

@@ -27,7 +27,7 @@ export const credsFile = (dataDir: string, user: string) => join(credsDir(dataDi
 
 /** The users of one `vigil up` run: admin plus one per service, each with a fresh password. */
 export function busUsers(config: VigilConfig, services: readonly string[], newPassword: () => string = () => randomBytes(24).toString("base64url"), streamManager?: string): BusUser[] {
-  const scope = { device: config.device, stream: config.stream.name, telemetryDurable: config.telemetry.durable, streamManager };
+  const scope = { device: config.device, stream: config.stream.name, telemetryDurable: config.telemetry.durable, alertsDurable: config.alerts.durable, streamManager };
   return [
     { user: ADMIN_USER, pass: newPassword() },
     ...services.map((s) => ({ user: s, pass: newPassword(), inboxPrefix: inboxPrefixFor(s), permissions: permissionsFor(s, scope) })),

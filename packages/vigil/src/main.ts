@@ -11,6 +11,9 @@ import { token } from "./token.js";
 import { fleet } from "./fleet.js";
 import { busAuth } from "./bus-auth-cmd.js";
 import { incidents, workers } from "./workers.js";
+import { install, uninstall } from "./install.js";
+import { logs } from "./logs.js";
+import { alertsCommand } from "./alerts-cmd.js";
 import { reload } from "./reload.js";
 
 const HELP = `vigil ${VERSION} — a self-healing runtime for edge gateways
@@ -42,6 +45,16 @@ Commands:
   bus-auth [--out <dir>]
              Per-service NATS users for a server you run yourself (compose.auth.yaml): its config and
              one env file per service, mode 0600 (default dir deploy/bus; docs/security.md).
+  install [--prefix DIR] [--dry-run] [--user NAME|root] [--watchdog-sec N]
+             Vigil as a systemd service (Type=notify, watchdog, hardening): the unit, /etc/vigil/vigil.yaml
+             (a starter when there is none), /var/lib/vigil, the system user vigil; then enables and
+             starts it. --prefix/--dry-run only write the files there (docs/unattended.md).
+  uninstall [--prefix DIR] [--dry-run] [--purge]
+             Stops and removes the unit (config and data stay unless --purge).
+  logs <worker|service> [-f] [--since 10m] [--lines N]
+             A worker's output or a service's log from the data dir (bounded, rotated: logs: in the config).
+  alerts test [--name <target>]
+             Sends one signed test alert to each webhook in alerts.targets (or the one named).
   help       This text.
 
 Options:
@@ -67,6 +80,12 @@ Options:
       --hub <url>        fleet: the hub's NATS URL (default: $VIGIL_FLEET_URL)
       --stream <name>    fleet: the fleet stream (default VIGIL_FLEET)
       --out <dir>        bus-auth: where to write (default deploy/bus)
+      --prefix <dir>     install|uninstall: write the files under <dir> (nothing else is changed)
+      --dry-run          install|uninstall: write the files only (no user, no systemctl)
+      --user <name>      install: the system user to run as (default vigil; root: none)
+      --watchdog-sec <n> install: WatchdogSec of the unit (default 60)
+      --purge            uninstall: also remove /etc/vigil/vigil.yaml and /var/lib/vigil
+      --lines <n>        logs: the last n lines (default 100); --since and -f work as for events
   -h, --help             This text.
   -v, --version          The version.
 
@@ -102,6 +121,11 @@ async function main(argv: string[]): Promise<number> {
         hub: { type: "string" },
         stream: { type: "string" },
         out: { type: "string" },
+        prefix: { type: "string" },
+        user: { type: "string" },
+        "watchdog-sec": { type: "string" },
+        purge: { type: "boolean", default: false },
+        lines: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
       },
@@ -123,6 +147,11 @@ async function main(argv: string[]): Promise<number> {
   const gwTarget = { config: v.config, dataDir: v["data-dir"], gateway: v.gateway, token: v.token, json: v.json };
   if (command === "token") return token(rest, { name: v.name, role: v.role, json: v.json });
   if (command === "fleet") return fleet(rest, { hub: v.hub, stream: v.stream, json: v.json });
+  if (command === "alerts") return alertsCommand(rest, { config: v.config, dataDir: v["data-dir"], name: v.name, json: v.json });
+  if (command === "logs") {
+    if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" for 'logs'. Run 'vigil help' for usage.`);
+    return logs(rest[0], { config: v.config, dataDir: v["data-dir"], follow: v.follow, since: v.since, lines: v.lines, json: v.json });
+  }
   if ((WORKER_COMMANDS as readonly string[]).includes(command) || command === "replay") {
     if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" for '${command}'. Run 'vigil help' for usage.`);
     if (command === "replay") {
@@ -148,12 +177,19 @@ async function main(argv: string[]): Promise<number> {
       return events({ ...target, since: v.since, seq: v.seq, filter: v.filter, follow: v.follow, all: v.all, json: v.json });
     case "reload":
       return reload({ ...target, dryRun: v["dry-run"], json: v.json });
+    case "install": {
+      const watchdogSec = v["watchdog-sec"] === undefined ? 60 : Number(v["watchdog-sec"]);
+      if (!Number.isInteger(watchdogSec) || watchdogSec < 5) throw new UsageError(`--watchdog-sec "${v["watchdog-sec"]}": whole seconds, at least 5`);
+      return install({ prefix: v.prefix, dryRun: v["dry-run"], user: v.user ?? "vigil", watchdogSec });
+    }
+    case "uninstall":
+      return uninstall({ prefix: v.prefix, dryRun: v["dry-run"], purge: v.purge });
     case "workers":
       return workers(gwTarget);
     case "incidents":
       return incidents(gwTarget);
     default:
-      throw new UsageError(`unknown command "${command}". Commands: up, status, events, workers, incidents, replay, restart, pause, resume, kill, start, stop, reload, token, help.`);
+      throw new UsageError(`unknown command "${command}". Commands: up, status, events, logs, workers, incidents, replay, restart, pause, resume, kill, start, stop, reload, token, fleet, bus-auth, install, uninstall, alerts, help.`);
   }
 }
 

@@ -7,7 +7,7 @@ const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** The services `vigil up` runs, in start order (stopped in reverse). */
-export const SERVICES = ["decider", "supervisor", "health", "gateway", "telemetry", "netmon"] as const;
+export const SERVICES = ["decider", "supervisor", "health", "gateway", "telemetry", "netmon", "alerts"] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** The entry point of a service, found through its package (the CLI runs services, it does not import them). */

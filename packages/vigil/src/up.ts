@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connectBus, ensureStream, isRoutine, loadConfig, tailEvents, type VigilConfig } from "@vigil/events";
+import { connectBus, ensureStream, isRoutine, loadConfig, logDirs, RotatingLog, tailEvents, type VigilConfig } from "@vigil/events";
+import { startSystemdNotify } from "./sd-notify.js";
 import { findNatsServer, freeBytes, keepEmbeddedNats, storeDurability, withJetStreamLines, type EmbeddedNats } from "./embedded-nats.js";
 import { startDurabilityBarrier } from "./durability-barrier.js";
 import { formatEvent } from "./format.js";
@@ -143,12 +144,24 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
   const services: ManagedService[] = SERVICES.filter((name) => !only || only.includes(name)).map((name) => ({ name, restarts: 0, stopping: false }));
   let shuttingDown = false;
 
+  // Bounded service logs (logs:, docs/unattended.md): vigil up drains each service's pipes into a size-rotated file.
+  const serviceLogs = new Map<string, RotatingLog>();
+  const serviceLog = (name: string): RotatingLog => {
+    const file = join(logDir, `${name}.log`);
+    const l = config.logs;
+    const made = serviceLogs.get(name) ?? new RotatingLog({ file, maxFileBytes: l.maxFileBytes, keepFiles: l.keepFiles, maxTotalBytes: l.maxTotalBytes, capDirs: Object.values(logDirs(config.dataDir)), tailLines: 0,
+      onProblem: (p) => say(p.state === "failing" ? `cannot write ${file} (${p.error}): service ${name}'s log lines are dropped and counted until it works again` : `${file} is written again (${p.droppedLines} lines dropped meanwhile)`) });
+    serviceLogs.set(name, made);
+    return made;
+  };
+
   function launch(s: ManagedService): void {
-    const out = openSync(join(logDir, `${s.name}.log`), "a");
+    const out = serviceLog(s.name);
     // Own process group, so a Ctrl-C reaches only vigil up, which then stops services in order; the IPC
     // channel tells a service when vigil up is gone (even after kill -9), so none is left behind.
-    const child = spawn(process.execPath, [serviceMain(s.name)], { env: serviceEnv(s.name), stdio: ["ignore", out, out, "ipc"], detached: true });
-    closeSync(out);
+    const child = spawn(process.execPath, [serviceMain(s.name)], { env: serviceEnv(s.name), stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
+    child.stdout?.on("data", (b: Buffer) => out.write(b));
+    child.stderr?.on("data", (b: Buffer) => out.write(b));
     s.child = child;
     child.once("exit", (code, signal) => {
       if (s.stopping || shuttingDown) return;
@@ -172,6 +185,9 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
     // Admin set the stream up above; a service's own user may only wait for it.
     return u ? { ...env, ...own, ...credentialEnv(u), VIGIL_STREAM_SETUP: "wait" } : { ...env, ...own };
   };
+  // Only vigil up speaks to systemd (sd-notify.ts): no service may claim to be it.
+  for (const k of ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]) delete env[k];
+  const launchedAt = new Date();
   for (const s of services) launch(s);
   say(`services: ${services.map((s) => `${s.name} (pid ${s.child?.pid})`).join(", ")}; logs in ${logDir}`);
   /** A service whose settings changed on a reload: stopped and started again at once (its exit is not a crash). */
@@ -195,6 +211,11 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
         if (o.all || !isRoutine(e)) process.stdout.write(`${formatEvent(e)}\n`);
       });
 
+  const alive = (c?: ChildProcess) => !!c && c.exitCode === null && c.signalCode === null;
+  const systemd = await startSystemdNotify(process.env, { nc, stream: config.stream.name, device: config.device, say, since: launchedAt,
+    services: () => services.map((s) => ({ name: s.name, alive: alive(s.child) })),
+    workers: only && !only.includes("supervisor") ? [] : [...config.workers, ...config.containers].map((w) => w.name) });
+
   return new Promise<number>((resolveExit) => {
     const shutdown = async (sig: string) => {
       if (shuttingDown) {
@@ -204,6 +225,7 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
         process.exit(1);
       }
       shuttingDown = true;
+      systemd?.stopping();
       say(`${sig}: stopping services (workers first, then the bus)`);
       // Reverse start order: the supervisor stops its workers while the decider can still see it happen.
       for (const s of [...services].reverse()) {
@@ -223,6 +245,8 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
         });
       }
       await feed?.stop();
+      await systemd?.close();
+      await Promise.all([...serviceLogs.values()].map((l) => l.close()));
       // A last barrier, so what the services published last is on disk before the server stops.
       await barrier?.sync();
       await barrier?.stop();

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, createWriteStream, mkdirSync, openSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { readPidStat, type Logger, type WorkerConfig } from "@vigil/events";
+import { LogsSchema, readPidStat, RotatingLog, type Logger, type LogsConfig, type WorkerConfig } from "@vigil/events";
 import type { WorkerCgroups } from "./cgroups.js";
 import { NotReady, whenReady } from "./readiness.js";
 import { workerEnv } from "./worker-env.js";
@@ -18,6 +18,8 @@ export interface ExitInfo {
   expected: boolean;
   uptimeMs: number;
   error?: string;
+  /** Its last lines of output (logs.lastLines): why it died, carried by obs.worker.exited. */
+  lastLines?: string[];
   /** The kernel's OOM killer ended it (its cgroup's memory.max; memory.events oom_kill). */
   oom?: boolean;
 }
@@ -72,10 +74,50 @@ export class ProcessDriver {
 
   constructor(
     workers: WorkerConfig[],
-    private readonly opts: { baseDir: string; logDir: string; log: Logger; events: DriverEvents; cgroups?: WorkerCgroups },
+    private readonly opts: { baseDir: string; logDir: string; log: Logger; events: DriverEvents; logs?: LogsConfig; logCapDirs?: string[]; cgroups?: WorkerCgroups },
   ) {
     this.workers = new Map(workers.map((w) => [w.name, w]));
     mkdirSync(opts.logDir, { recursive: true });
+  }
+
+  private readonly outputs = new Map<string, RotatingLog>();
+
+  /**
+   * A worker's output goes through pipes the supervisor always drains into a size-rotated file
+   * (rotating-log.ts): a slow or full disk drops and counts lines, it never blocks the worker.
+   */
+  private output(name: string): RotatingLog {
+    let out = this.outputs.get(name);
+    if (out) return out;
+    const l = this.opts.logs ?? LogsSchema.parse({});
+    const file = join(this.opts.logDir, `${name}.log`);
+    out = new RotatingLog({
+      file,
+      maxFileBytes: l.maxFileBytes,
+      keepFiles: l.keepFiles,
+      maxTotalBytes: l.maxTotalBytes,
+      capDirs: this.opts.logCapDirs ?? [this.opts.logDir],
+      tailLines: l.lastLines,
+      tailLineBytes: l.lineMaxBytes,
+      onProblem: (p) =>
+        p.state === "failing"
+          ? this.opts.log.warn({ worker: name, file, err: p.error }, "cannot write the worker's log: its output is dropped and counted until writing works again; the worker keeps running")
+          : this.opts.log.info({ worker: name, file, droppedLines: p.droppedLines, droppedBytes: p.droppedBytes }, "the worker's log is written again"),
+    });
+    this.outputs.set(name, out);
+    return out;
+  }
+
+  /** The exit is reported once the pipes are read to the end (at most 50 ms), so the last lines are its last lines. */
+  private outputClosed(child: ChildProcess): Promise<void> {
+    if ((child.stdout?.closed ?? true) && (child.stderr?.closed ?? true)) return Promise.resolve();
+    return new Promise((r) => {
+      const t = setTimeout(r, 50);
+      child.once("close", () => {
+        clearTimeout(t);
+        r();
+      });
+    });
   }
 
   /** A reload's new declarations: runs go on (the planner stops or restarts them); the next start uses these. */
@@ -122,26 +164,22 @@ export class ProcessDriver {
     if (!w) return Promise.reject(new Error(`unknown worker "${name}"`));
     const existing = this.runs.get(name);
     if (existing) return Promise.resolve(existing.pid);
-    const logFile = join(this.opts.logDir, `${name}.log`);
-    const out = openSync(logFile, "a");
-    let child: ChildProcess;
+    const out = this.output(name);
+    out.clearTail();
     const t0 = nowMs();
     const line = this.commandLine(w);
     const oomBefore = line.cgroup ? this.opts.cgroups!.oomKills(name) : undefined;
-    // Readiness on stdout reads the worker's output on its way to the log.
-    const pipeStdout = w.ready?.stdout !== undefined;
-    try {
-      child = spawn(line.command, line.args, {
-        cwd: resolve(this.opts.baseDir, w.cwd ?? "."),
-        // A clean environment: the supervisor's own holds its bus password (docs/security.md, "What workers get").
-        env: workerEnv(process.env, w),
-        // Own process group: stop/pause reach the worker's children too, and a Ctrl-C meant for vigil does not.
-        detached: true,
-        stdio: ["ignore", pipeStdout ? "pipe" : out, out],
-      });
-    } finally {
-      closeSync(out);
-    }
+    // Readiness on stdout reads the worker's output on its way to the log (both listen to the pipe).
+    const child: ChildProcess = spawn(line.command, line.args, {
+      cwd: resolve(this.opts.baseDir, w.cwd ?? "."),
+      // A clean environment: the supervisor's own holds its bus password (docs/security.md, "What workers get").
+      env: workerEnv(process.env, w),
+      // Own process group: stop/pause reach the worker's children too, and a Ctrl-C meant for vigil does not.
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.on("data", (b: Buffer) => out.write(b));
+    child.stderr?.on("data", (b: Buffer) => out.write(b));
     const pid = child.pid;
     if (pid === undefined) {
       return new Promise((_, reject) => {
@@ -155,7 +193,6 @@ export class ProcessDriver {
     const at = nowMs();
     let resolveExit!: () => void;
     const exited = new Promise<void>((r) => (resolveExit = r));
-    if (pipeStdout) child.stdout?.pipe(createWriteStream(logFile, { flags: "a" }));
     const ready = whenReady(w.ready, { worker: name, stdout: child.stdout ?? undefined, probe: w.probe, exited });
     ready.catch(() => undefined); // awaited by a ready step, if any
     const run: Run = { child, pid, startedAt: at, expected: false, paused: false, exited, ready, oomBefore };
@@ -170,11 +207,15 @@ export class ProcessDriver {
         /* group already empty */
       }
       if (this.runs.get(name) === run) this.runs.delete(name);
-      // Report first: the pid file write is bookkeeping and stays off the recovery path.
-      const oom = run.oomBefore !== undefined && this.opts.cgroups!.oomKills(name) > run.oomBefore;
-      this.opts.events.onExited({ worker: name, pid, code, signal, expected: run.expected, uptimeMs: Math.max(0, nowMs() - run.startedAt), ...(oom ? { oom: true } : {}) });
-      this.opts.events.onPidsChanged(this.pids());
-      resolveExit();
+      const uptimeMs = Math.max(0, nowMs() - run.startedAt);
+      void this.outputClosed(child).then(() => {
+        const lastLines = out.lastLines();
+        // Report first: the pid file write is bookkeeping and stays off the recovery path.
+        const oom = run.oomBefore !== undefined && this.opts.cgroups!.oomKills(name) > run.oomBefore;
+        this.opts.events.onExited({ worker: name, pid, code, signal, expected: run.expected, uptimeMs, ...(oom ? { oom: true } : {}), ...(lastLines.length ? { lastLines } : {}) });
+        this.opts.events.onPidsChanged(this.pids());
+        resolveExit();
+      });
     });
     run.stableTimer = setTimeout(() => {
       if (this.runs.get(name) === run) this.opts.events.onStable(name, pid, Math.round(nowMs() - run.startedAt));
@@ -230,6 +271,7 @@ export class ProcessDriver {
   /** Stops every worker (shutdown): all at once, each with its grace period. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.runs.keys()].map((n) => this.stop(n)));
+    await Promise.all([...this.outputs.values()].map((o) => o.close()));
   }
 
   private signalGroup(r: Run, signal: NodeJS.Signals): void {

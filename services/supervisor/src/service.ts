@@ -59,7 +59,7 @@ export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptio
   const onExited: ExitReporting["exited"] = (info) => exits?.exited(info);
   const onStable: ExitReporting["stable"] = (...a) => exits?.stable(...a);
   const cgroups = await limitsSupport(ctx, emit, opts.cgroups);
-  const processes = new ProcessDriver(config.workers, { baseDir: config.configDir, logDir: join(dir, "logs"), log, cgroups, events: { onStarted: tally.started, onExited, onStable, onPidsChanged: (pids) => registry.write(pids) } });
+  const processes = new ProcessDriver(config.workers, { baseDir: config.configDir, logDir: join(dir, "logs"), logs: config.logs, logCapDirs: [join(dir, "logs"), join(config.dataDir, "logs")], log, cgroups, events: { onStarted: tally.started, onExited, onStable, onPidsChanged: (pids) => registry.write(pids) } });
   const containers = config.containers.length
     ? new DockerDriver(config.containers, {
         device: config.device,

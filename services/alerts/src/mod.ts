@@ -1,0 +1,3 @@
+export { startAlerts } from "./service.js";
+export { alertBody, transitionOf } from "./alert-body.js";
+export { TargetStates } from "./targets.js";
