@@ -29,7 +29,8 @@ describe("permissionsFor: least privilege on the bus", () => {
 
   it("only the decider and the gateway publish commands (the gateway only operators' actions); health cannot", () => {
     assert.deepEqual(publishersOf("vigil.edge-1.cmd.worker.restart"), ["decider", "gateway"]);
-    assert.deepEqual(publishersOf("vigil.edge-1.cmd.worker.stop"), ["decider"]);
+    // Operators stop and start workers through the gateway too (vigil stop|start, issue 15).
+    assert.deepEqual(publishersOf("vigil.edge-1.cmd.worker.stop"), ["decider", "gateway"]);
     assert.deepEqual(publishersOf("vigil.edge-1.cmd.container.reattach"), ["decider"]);
     assert.deepEqual(publishersOf("vigil.edge-1.cmd.net.discover"), []);
     assert.ok(!can("health", "vigil.edge-1.cmd.worker.restart"));
