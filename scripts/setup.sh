@@ -39,6 +39,14 @@ if $for_tests && [ -z "${VIGIL_PROMTOOL:-}" ] && ! command -v promtool >/dev/nul
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
+# vigil install's test runs `systemd-analyze verify` on the unit it writes (Debian package systemd;
+# installing it does not make systemd PID 1 in a container). Perl (perl-base) sends sd_notify datagrams.
+if $for_tests && ! command -v systemd-analyze >/dev/null && command -v apt-get >/dev/null; then
+  echo "setup: installing systemd (for systemd-analyze in the install test)"
+  as_root apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
+fi
+
 # Containers (docs/containers.md): the docker driver's and compose tests need a Docker engine,
 # docker-compose and busybox-static (the FROM-scratch test image). Start dockerd when none answers.
 if $for_tests && command -v apt-get >/dev/null && { ! command -v docker >/dev/null || ! command -v docker-compose >/dev/null || [ ! -x /bin/busybox ]; }; then
