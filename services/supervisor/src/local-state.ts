@@ -27,8 +27,9 @@ export class ExecutedCommands {
     return (await this.db.get(id)) !== undefined;
   }
 
+  /** Synced before the command runs: after a power cut an executed command is still known (at most once). */
   async add(id: string): Promise<void> {
-    await this.db.put(id, String(this.clock.now()));
+    await this.db.put(id, String(this.clock.now()), { sync: true });
   }
 
   close(): Promise<void> {
