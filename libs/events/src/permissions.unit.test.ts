@@ -44,7 +44,7 @@ describe("permissionsFor: least privilege on the bus", () => {
     assert.deepEqual(publishersOf("vigil.edge-1.out.worker.restarted"), ["supervisor"]);
     assert.deepEqual(publishersOf("vigil.edge-1.dec.incident.opened"), ["decider"]);
     assert.deepEqual(publishersOf("vigil.edge-1.sys.telemetry.lost"), ["telemetry"]);
-    assert.deepEqual(publishersOf("vigil.edge-1.sys.deadletter"), ["supervisor", "decider", "telemetry", "netmon"]);
+    assert.deepEqual(publishersOf("vigil.edge-1.sys.deadletter"), ["supervisor", "decider", "telemetry", "netmon", "alerts"]);
     assert.deepEqual(publishersOf("vigil.edge-2.sys.deadletter"), []);
     // No kind wildcards: a type not in the catalog is no one's (admin's alone).
     assert.deepEqual(publishersOf("vigil.edge-1.obs.worker.invented"), []);
