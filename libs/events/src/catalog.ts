@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Kind } from "./subjects.js";
 import { HEALTH_EVENTS } from "./health-events.js";
 import { CONTAINER_EVENTS } from "./container-events.js";
+import { DEPLOYMENT_EVENTS } from "./deployment-events.js";
 
 import { NameSchema } from "./names.js";
 
@@ -86,6 +87,7 @@ export const CATALOG = {
   ...HEALTH_EVENTS,
   // Containers and networks (docker driver, netmon; schemas in container-events.ts).
   ...CONTAINER_EVENTS,
+  ...DEPLOYMENT_EVENTS,
 
   // Decisions: what the decider concluded, with the policy that concluded it.
   "dec.remediation.decided": z.object({

@@ -388,6 +388,8 @@ export const ConfigSchema = z
     alerts: AlertsSchema.default(AlertsSchema.parse({})),
     /** Leaf-node uplink to a cloud hub (docs/fleet.md); unset: no uplink. */
     fleet: FleetSchema.optional(),
+    /** This device's labels: what a deployment's label selector (`--select site=plant-3`) matches. */
+    labels: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "label keys: letters, digits, '_', '.', '-'"), z.string().max(128)).default({}),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -30,6 +30,14 @@ export const FleetSchema = z
     checkSeconds: z.number().min(0.2).max(3600).default(5),
     /** The embedded server's monitoring port on 127.0.0.1 (/leafz is read from it); 0 picks a free one. */
     monitorPort: z.number().int().min(0).max(65535).default(0),
+    /** The hub's JetStream domain: deployments are sourced from its VIGIL_DEPLOY stream through it (docs/fleet.md). */
+    hubDomain: z.string().regex(/^[A-Za-z0-9_-]+$/, "must use only letters, digits, '_' and '-'").max(64).default("hub"),
+    /** Operator public keys (`ed25519:<base64>`, from `vigil fleet keygen`) whose deployments and remote commands this device accepts. */
+    trust: z.array(z.string().regex(/^ed25519:[A-Za-z0-9+/]{43}=$/, "must be an ed25519 public key as `vigil fleet keygen` prints it (ed25519:<base64>)")).default([]),
+    /** Workers no deployment may add, change or remove: only this local config decides them. */
+    pinned: z.array(z.string().regex(/^[A-Za-z0-9_-]+$/)).default([]),
+    /** false: deployments and remote commands are refused (each with an event), whatever they are signed with. */
+    acceptDeployments: z.boolean().default(true),
   })
   .strict()
   .superRefine((f, ctx) => {

@@ -8,7 +8,7 @@ describe("config: the fleet section", () => {
   });
   it("given a hub URL (or a list) with user and pass, then it is kept as a list with defaults; VIGIL_FLEET_HUB sets it", () => {
     const c = parseConfig({ fleet: { hub: "nats-leaf://hub.example.com:7422", user: "leaf", pass: "p" } }, { env: {} });
-    assert.deepEqual(c.fleet, { hub: ["nats-leaf://hub.example.com:7422"], user: "leaf", pass: "p", checkSeconds: 5, monitorPort: 0 });
+    assert.deepEqual(c.fleet, { hub: ["nats-leaf://hub.example.com:7422"], user: "leaf", pass: "p", checkSeconds: 5, monitorPort: 0, hubDomain: "hub", trust: [], pinned: [], acceptDeployments: true });
     assert.deepEqual(parseConfig({ fleet: { hub: ["tls://a:7422", "tls://b:7422"] } }, { env: {} }).fleet?.hub, ["tls://a:7422", "tls://b:7422"]);
     assert.deepEqual(parseConfig({}, { env: { VIGIL_FLEET_HUB: "nats-leaf://h:7422" } }).fleet?.hub, ["nats-leaf://h:7422"]);
   });

@@ -26,3 +26,5 @@ export * from "./decider-view.js";
 export * from "./rotating-log.js";
 export * from "./log-read.js";
 export * from "./webhook.js";
+export * from "./deployment.js";
+export * from "./emit-or-log.js";

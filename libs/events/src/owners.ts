@@ -93,6 +93,16 @@ export const EVENT_OWNERS: { readonly [N in EventName]: readonly EventOwner[] } 
   // vigil up's fleet uplink watcher (source vigil/<device>/up).
   "sys.fleet.uplink": [ADMIN_USER],
   "sys.deadletter": DEAD_LETTERERS,
+  // Deployments from the cloud (docs/fleet.md): the deployer runs in vigil up; the health gate is the decider's.
+  "dec.deployment.received": [ADMIN_USER],
+  "dec.deployment.refused": [ADMIN_USER],
+  "dec.deployment.applying": [ADMIN_USER],
+  "out.deployment.applied": [ADMIN_USER],
+  "dec.deployment.healthy": ["decider"],
+  "cmd.deployment.rollback": ["decider"],
+  "dec.deployment.rolled-back": [ADMIN_USER],
+  "dec.remote.accepted": [ADMIN_USER],
+  "dec.remote.refused": [ADMIN_USER],
 };
 
 /**

@@ -84,6 +84,15 @@ const EXAMPLES: { [N in EventName]: DataInput<N> } = {
   "sys.alerts.target.failing": { target: "pager", error: "ECONNREFUSED", pending: 2 },
   "sys.alerts.target.recovered": { target: "pager", failingMs: 42_000, failedAttempts: 5 },
   "sys.fleet.uplink": { state: "disconnected", hub: ["nats://hub:7422"], domain: "edge-1", error: "Authorization Violation" },
+  "dec.deployment.received": { version: 3, key: "ed25519:AAAA", workers: ["sensor"], healthWindowSeconds: 30 },
+  "dec.deployment.refused": { version: 2, code: "old-version", reason: "version 2 is not above 3" },
+  "dec.deployment.applying": { version: 3, change: "c1", workers: ["sensor"] },
+  "out.deployment.applied": { version: 3, change: "c1", workers: ["sensor"], healthWindowSeconds: 30, failed: 0 },
+  "dec.deployment.healthy": { version: 3, workers: ["sensor"], windowMs: 30_000 },
+  "cmd.deployment.rollback": { version: 3, worker: "sensor", reason: "sensor crashed" },
+  "dec.deployment.rolled-back": { from: 3, to: 2, reason: "sensor crashed", change: "c2" },
+  "dec.remote.accepted": { op: "restart", worker: "sensor", operator: "alice@ops", key: "ed25519:AAAA" },
+  "dec.remote.refused": { op: "restart", reason: "replayed" },
   "sys.deadletter": { consumer: "decider", reason: "bad json", subject: "vigil.edge-1.obs.worker.exited", streamSeq: 9, payload: "{" },
 };
 
