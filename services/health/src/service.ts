@@ -3,6 +3,7 @@ import {
   createPublisher,
   DEFAULT_HYSTERESIS,
   deviceFilter,
+  emitOrLog,
   loadDeciderView,
   resolveThreshold,
   tailEvents,
@@ -34,8 +35,7 @@ export async function startHealth(ctx: ServiceContext, opts: HealthServiceOption
   const { config, log } = ctx;
   const h = config.health;
   const bus: Publisher = await createPublisher(ctx.nc, { device: config.device, source: `vigil/${config.device}/health`, outboxDir: join(config.dataDir, "health", "outbox"), log });
-  const emit = (...args: Parameters<Publisher["emit"]>) =>
-    bus.emit(...args).catch((err) => log.error({ err: (err as Error).message, type: args[0] }, "could not record event"));
+  const emit = emitOrLog(bus, log);
 
   // Which pid is which worker at start: the decider's view (the one reader in libs/events), then the stream.
   const snap = await loadDeciderView(ctx.nc, config.device);

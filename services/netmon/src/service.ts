@@ -1,4 +1,4 @@
-import { deviceFilter, startConsumer, type InterfaceInfo, type ServiceContext } from "@vigil/events";
+import { deviceFilter, emitOrLog, startConsumer, type InterfaceInfo, type ServiceContext } from "@vigil/events";
 import { diffInterfaces, readInterfaces } from "./interfaces.js";
 import { probeUplink } from "./uplink.js";
 import { watchNetlink } from "./watcher.js";
@@ -11,8 +11,7 @@ import { watchNetlink } from "./watcher.js";
 export async function startNetmon(ctx: ServiceContext): Promise<() => Promise<void>> {
   const { config, log, publisher } = ctx;
   const cfg = config.netmon;
-  const emit = (...args: Parameters<typeof publisher.emit>) =>
-    publisher.emit(...args).catch((err) => log.error({ err: (err as Error).message, type: args[0] }, "could not record event"));
+  const emit = emitOrLog(publisher, log);
 
   let known: InterfaceInfo[] = await readInterfaces(cfg.ignore);
   await emit("obs.net.discovery", { interfaces: known });

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createPublisher, telemetrySecret, type ServiceContext } from "@vigil/events";
+import { createPublisher, emitOrLog, telemetrySecret, type ServiceContext } from "@vigil/events";
 import { startForwarder } from "./forwarder.js";
 import { startHeartbeat } from "./heartbeat.js";
 import { createUploader } from "./upload.js";
@@ -23,8 +23,7 @@ export async function startTelemetry(ctx: ServiceContext): Promise<() => Promise
   mkdirSync(dir, { recursive: true });
   // Breaker transitions and loss reports must survive a bus outage.
   const bus = await createPublisher(ctx.nc, { device: config.device, source: `vigil/${config.device}/telemetry`, outboxDir: join(dir, "outbox"), log });
-  const emit: Parameters<typeof startForwarder>[0]["emit"] = (name, data) =>
-    bus.emit(name, data).catch((err) => log.error({ err: (err as Error).message, type: name }, "could not record event"));
+  const emit = emitOrLog(bus, log);
 
   const tls = t.tls
     ? {
