@@ -117,23 +117,45 @@ function trainKmeans(points: number[][], k = 2, iterations = 10): { centers: num
   return { centers, min: Math.min(...ds), max: Math.max(...ds) };
 }
 
-/** Vigil's detector (services/health: isolation forest over derived features + the novelty rule), shipped settings. */
-export function vigilDetector(settings: { warmupSamples: number; windowSamples: number; retrainEvery: number; trees: number }): Detector<"shipped", { threshold: number; noveltyZ: number }> {
+/** Range margins tried for Vigil's range rule; -1 stands for off. */
+const RANGE_OFF = -1;
+
+/**
+ * Vigil's detector (services/health: isolation forest over derived features, the novelty rule and the
+ * range rule), shipped settings apart from the training window and the features (three combinations tried).
+ */
+type VigilStructure = { windowSamples: number; features: "level" | "change" };
+/**
+ * For one metric: "level" = value, std8, drift32; "change" = std8, drift32 (how the series moves,
+ * not where it is: a slow trend leaves the training range without being a failure). The delta and
+ * frozen-counter features were tried and left out: on 5-minute real series quantised values repeat
+ * and single steps are noisy, so both fired outside every window.
+ */
+const vigilFeatures = (f: VigilStructure["features"]) => allFeatures(["value"]).filter((x) => (f === "level" && x.kind === "value") || x.kind === "std8" || x.kind === "drift32");
+
+export function vigilDetector(settings: { warmupSamples: number; windowSamples: number; retrainEvery: number; trees: number }): Detector<VigilStructure, { threshold: number; noveltyZ: number; rangeMargin: number }> {
   return {
-    name: "Vigil (isolation forest + novelty rule)",
-    structures: ["shipped"],
-    thresholds: [0.55, 0.6, 0.65, 0.7, 0.75, 0.8].flatMap((threshold) => [0, 4, 6, 8, 12, 16, 24].map((noveltyZ) => ({ threshold, noveltyZ }))),
-    score(values, from) {
-      const d = new AnomalyDetector(["value"], { ...settings, warmupSamples: Math.max(settings.warmupSamples, Math.min(from, settings.windowSamples)), threshold: 0.99, noveltyZ: 0 }, allFeatures(["value"]));
+    name: "Vigil (isolation forest + novelty and range rules)",
+    structures: [
+      { windowSamples: settings.windowSamples, features: "level" },
+      { windowSamples: settings.windowSamples, features: "change" },
+      { windowSamples: 2016, features: "change" },
+    ],
+    // threshold 1.01: the forest score never reaches it (the forest rule off).
+    thresholds: [0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 1.01].flatMap((threshold) => [0, 8, 16, 32, 64].flatMap((noveltyZ) => [RANGE_OFF, 0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 3].map((rangeMargin) => ({ threshold, noveltyZ, rangeMargin })))),
+    score(values, from, { windowSamples, features }) {
+      const d = new AnomalyDetector(["value"], { ...settings, windowSamples, warmupSamples: Math.max(settings.warmupSamples, Math.min(from, windowSamples)), threshold: 0.99, noveltyZ: 0 }, vigilFeatures(features));
       const score: number[] = [];
       const dev: number[] = [];
+      const excess: number[] = [];
       for (const x of values) {
         const s = d.push([x]);
         score.push(s?.score ?? 0);
         dev.push(Math.abs(s?.deviation ?? 0));
+        excess.push(s?.rangeExcess ?? 0);
       }
-      return [score, dev];
+      return [score, dev, excess];
     },
-    alerts: ([score, dev], t) => score!.map((s, i) => s >= t.threshold || (t.noveltyZ > 0 && dev![i]! >= t.noveltyZ)),
+    alerts: ([score, dev, excess], t) => score!.map((s, i) => s >= t.threshold || (t.noveltyZ > 0 && dev![i]! >= t.noveltyZ) || (t.rangeMargin !== RANGE_OFF && excess![i]! > t.rangeMargin)),
   };
 }

@@ -9,6 +9,12 @@ export interface AnomalySettings {
   trees: number;
   /** Also anomalous: a feature this many standard deviations from its training mean (0: off). */
   noveltyZ: number;
+  /**
+   * Also anomalous: a feature outside its training [min, max] by more than this share of that range
+   * (undefined: off). Heavy-tailed real series (NAB) put ordinary samples many standard deviations
+   * out, so "more extreme than anything in the window" is the sharper test of what the forest cannot see.
+   */
+  rangeMargin?: number;
 }
 
 /** The features the health service scores (docs/health.md; chosen with the health benchmark). */
@@ -28,10 +34,12 @@ export interface Scored {
   /** The feature furthest from its training mean, and by how many standard deviations. */
   feature: string;
   deviation: number;
-  /** score ≥ threshold, or |deviation| ≥ noveltyZ. */
+  /** How far the sample's most out-of-range feature lies beyond its training [min, max], as a share of that range (0 inside). */
+  rangeExcess: number;
+  /** score ≥ threshold, |deviation| ≥ noveltyZ, or rangeExcess > rangeMargin. */
   anomalous: boolean;
   /** Which rule flagged it. */
-  by?: "forest" | "novelty";
+  by?: "forest" | "novelty" | "range";
 }
 
 /**
@@ -48,7 +56,7 @@ export class AnomalyDetector {
   private readonly names: string[];
   private window: number[][] = [];
   private forest: IsolationForest | undefined;
-  private stats: { mean: number[]; std: number[] } | undefined;
+  private stats: { mean: number[]; std: number[]; min: number[]; max: number[] } | undefined;
   private sinceTrain = 0;
 
   constructor(
@@ -79,14 +87,17 @@ export class AnomalyDetector {
           best = i;
         }
       });
+      const rangeExcess = this.rangeExcess(f);
       const byForest = score >= this.s.threshold;
       const byNovelty = this.s.noveltyZ > 0 && Math.abs(dev) >= this.s.noveltyZ;
+      const byRange = this.s.rangeMargin !== undefined && rangeExcess > this.s.rangeMargin;
       scored = {
         score,
         feature: this.names[best] ?? "?",
         deviation: Math.max(-1e6, Math.min(1e6, dev)),
-        anomalous: byForest || byNovelty,
-        ...(byForest ? { by: "forest" as const } : byNovelty ? { by: "novelty" as const } : {}),
+        rangeExcess: Math.min(1e6, rangeExcess),
+        anomalous: byForest || byNovelty || byRange,
+        ...(byForest ? { by: "forest" as const } : byNovelty ? { by: "novelty" as const } : byRange ? { by: "range" as const } : {}),
       };
     }
     this.window.push(f);
@@ -94,6 +105,20 @@ export class AnomalyDetector {
     this.sinceTrain++;
     if ((!this.forest && this.window.length >= this.s.warmupSamples) || (this.forest && this.sinceTrain >= this.s.retrainEvery)) this.train();
     return scored;
+  }
+
+  /** The largest excess of any feature beyond its training range, relative to that range. */
+  private rangeExcess(f: readonly number[]): number {
+    const { min, max } = this.stats!;
+    let worst = 0;
+    f.forEach((v, i) => {
+      const lo = min[i]!;
+      const hi = max[i]!;
+      const span = Math.max(hi - lo, 1e-9 * Math.max(1, Math.abs(hi)));
+      const out = v > hi ? (v - hi) / span : v < lo ? (lo - v) / span : 0;
+      if (out > worst) worst = out;
+    });
+    return worst;
   }
 
   private train(): void {
@@ -106,9 +131,16 @@ export class AnomalyDetector {
     const mean = new Array<number>(dims).fill(0);
     const std = new Array<number>(dims).fill(0);
     for (const row of this.window) row.forEach((v, i) => (mean[i]! += v / n));
-    for (const row of this.window) row.forEach((v, i) => (std[i]! += (v - mean[i]!) ** 2 / n));
+    const min = new Array<number>(dims).fill(Infinity);
+    const max = new Array<number>(dims).fill(-Infinity);
+    for (const row of this.window)
+      row.forEach((v, i) => {
+        std[i]! += (v - mean[i]!) ** 2 / n;
+        if (v < min[i]!) min[i] = v;
+        if (v > max[i]!) max[i] = v;
+      });
     // A floor on the spread: a feature that never moved in training still gets a finite z-score.
-    this.stats = { mean, std: std.map((v, i) => Math.max(Math.sqrt(v), 1e-3 * Math.max(1, Math.abs(mean[i]!)))) };
+    this.stats = { mean, std: std.map((v, i) => Math.max(Math.sqrt(v), 1e-3 * Math.max(1, Math.abs(mean[i]!)))), min, max };
     this.sinceTrain = 0;
   }
 }

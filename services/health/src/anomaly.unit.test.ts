@@ -49,3 +49,18 @@ describe("anomaly detection (isolation forest)", () => {
     assert.equal(stuck.by, "novelty");
   });
 });
+
+describe("anomaly detection: the range rule", () => {
+  it("flags a value beyond the training range by more than rangeMargin of it, and not one inside", () => {
+    const r = rng(11);
+    const d = new AnomalyDetector(["cpuPct"], { ...settings, threshold: 0.99, noveltyZ: 0, rangeMargin: 0.5 }, [{ metric: "cpuPct", kind: "value" }]);
+    for (let i = 0; i < 80; i++) d.push([20 + r() * 10]);
+    const inside = d.push([25])!;
+    assert.equal(inside.rangeExcess, 0);
+    assert.equal(inside.anomalous, false);
+    const far = d.push([60])!; // ≥ 30 above a ~10-wide range: excess ≥ 3
+    assert.ok(far.rangeExcess > 0.5, `excess ${far.rangeExcess}`);
+    assert.equal(far.anomalous, true);
+    assert.equal(far.by, "range");
+  });
+});
