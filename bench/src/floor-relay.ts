@@ -4,6 +4,7 @@
  * (publish before ack, like the decider). No validation, no state, no snapshot.
  *
  *   node dist/floor-relay.js <nats-url> <stream> <durable> <out-subject>
+ *   (a bus user, when the server wants one: FLOOR_RELAY_USER and FLOOR_RELAY_PASS in the environment)
  *
  * Tells its parent "ready" over IPC once it consumes; exits when the parent goes away or on SIGTERM.
  */
@@ -16,7 +17,7 @@ if (!url || !stream || !durable || !outSubject) {
   process.exit(2);
 }
 
-const nc = await connect({ servers: url, name: "bench-floor-relay" });
+const nc = await connect({ servers: url, name: "bench-floor-relay", user: process.env.FLOOR_RELAY_USER, pass: process.env.FLOOR_RELAY_PASS });
 const js = jetstream(nc);
 const consumer = await js.consumers.get(stream, durable);
 const messages = await consumer.consume({ max_messages: 64 });

@@ -3,13 +3,15 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { integerOption } from "./lib/options.js";
+import { choiceOption, integerOption } from "./lib/options.js";
 import { summarize as summarizeStats, type Summary as StatsSummary } from "./lib/stats.js";
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const BENCH_DIR = resolve(HERE, "..");
 export const REPO = resolve(BENCH_DIR, "..");
 export const RESULTS_DIR = join(BENCH_DIR, "results");
+export const VIGIL_MAIN = join(REPO, "packages", "vigil", "dist", "main.js");
+export const DEMO_DIR = join(REPO, "packages", "vigil", "demo");
 export const SERVICE_MAIN = {
   decider: join(REPO, "services", "decider", "dist", "main.js"),
   supervisor: join(REPO, "services", "supervisor", "dist", "main.js"),
@@ -26,9 +28,20 @@ export const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`)
 
 // ───────────────────────────── options and statistics ─────────────────────────────
 
+export const PROFILES = ["both", "isolated", "full"] as const;
+export type Profile = (typeof PROFILES)[number];
+
 export interface Options {
   iterations: number;
   warmup: number;
+  /** isolated: decider + supervisor, idle; full: `vigil up` as shipped under load; both (npm run bench). */
+  profile: Profile;
+  /** Full system: kills of the worker (≥ 200 asked by issue 13). */
+  kills: number;
+  /** Full system: pause after each recovery before the next kill. */
+  gapMs: number;
+  /** Full system: background events per second on the bus. */
+  loadRate: number;
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -36,6 +49,10 @@ export function parseOptions(argv: string[]): Options {
   return {
     iterations: integerOption("iterations", "BENCH_ITERATIONS", 300, 1, src),
     warmup: integerOption("warmup", "BENCH_WARMUP", 5, 0, src),
+    profile: choiceOption("profile", "BENCH_PROFILE", PROFILES, "both", src),
+    kills: integerOption("kills", "BENCH_KILLS", 250, 1, src),
+    gapMs: integerOption("gap-ms", "BENCH_GAP_MS", 250, 0, src),
+    loadRate: integerOption("load-rate", "BENCH_LOAD_RATE", 1_000, 1, src),
   };
 }
 

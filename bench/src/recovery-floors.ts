@@ -67,11 +67,17 @@ export function floorPayload(i: number, pid: number | undefined): Uint8Array {
   );
 }
 
-export async function jetstreamFloor(o: Options, url: string, cleanup: Cleanup): Promise<JetStreamFloor> {
+/** A user of the bus (the full-system profile's embedded server wants one; the isolated one has none). */
+export interface BusAuth {
+  user: string;
+  pass: string;
+}
+
+export async function jetstreamFloor(o: Options, url: string, cleanup: Cleanup, auth?: BusAuth): Promise<JetStreamFloor> {
   const STREAM = "FLOOR";
   // The bench plays the supervisor (holds the child, publishes its exit, consumes commands) on this
   // connection; the decider's hop is a relay process with its own connection.
-  const nc = cleanup.connection(await connect({ servers: url, name: "bench-floor" }));
+  const nc = cleanup.connection(await connect({ servers: url, name: "bench-floor", ...auth }));
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   await jsm.streams.add({ name: STREAM, subjects: ["floor.>"], storage: StorageType.File, num_replicas: 1 });
@@ -83,7 +89,10 @@ export async function jetstreamFloor(o: Options, url: string, cleanup: Cleanup):
   }
 
   // The decider's hop, in its own process.
-  const relay = cleanup.child("floor-relay", spawn(process.execPath, [join(HERE, "floor-relay.js"), url, STREAM, "floor-decider", "floor.cmd.worker.restart"], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
+  const relay = cleanup.child("floor-relay", spawn(process.execPath, [join(HERE, "floor-relay.js"), url, STREAM, "floor-decider", "floor.cmd.worker.restart"], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env: { ...process.env, ...(auth ? { FLOOR_RELAY_USER: auth.user, FLOOR_RELAY_PASS: auth.pass } : {}) },
+    }));
   await withTimeout(
     new Promise<void>((resolveReady, reject) => {
       relay.once("message", () => resolveReady());
