@@ -1,111 +1,123 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import type { WorkerLimits } from "@vigil/events";
+import { readFileSync } from "node:fs";
+import { LIMIT_CONTROLLERS, type LimitsBackend, type LimitsSupport } from "./cgroups-backend.js";
+import { probeV1 } from "./cgroups-v1.js";
+export { groupOnDisk, v1Settings, oomKillCount } from "./cgroups-v1.js";
+export { v2Settings } from "./cgroups-v2.js";
+export { cpuQuotaUs } from "./cgroups-backend.js";
+import { probeV2 } from "./cgroups-v2.js";
 
 /**
- * Resource limits for process workers with cgroup v2 (docs/reload.md, "Limits and cgroups"): one
- * cgroup per worker under Vigil's own subtree (`<the supervisor's cgroup>/vigil-workers/<worker>`),
- * `cpu.max`, `memory.max`, `pids.max`; an OOM kill is read from the worker's `memory.events`.
- * Where cgroup v2 cannot be used, `probe()` says exactly what is missing and workers run unlimited.
+ * Resource limits for process workers (docs/reload.md, "Limits and cgroups"). Two backends behind one
+ * face, chosen once at start: cgroup v2 when its cpu, memory and pids controllers can be used for
+ * Vigil's subtree, else cgroup v1 when those three v1 hierarchies are writable (a hybrid host), else
+ * none, and then `probeLimits()` says exactly what is missing and workers run unlimited.
+ * The pure parts (mount table and /proc/self/cgroup parsing, the choice, value translation) are here
+ * and in the backends' `*Settings` functions, unit-tested in cgroups.unit.test.ts.
  */
 
-const NEEDED = ["cpu", "memory", "pids"] as const;
-/** cpu.max's period: 100 ms, the kernel's default. */
-const CPU_PERIOD_US = 100_000;
+export type { LimitsBackend, LimitsSupport } from "./cgroups-backend.js";
+/** Kept for the callers written against the v2-only version (reload.ts). */
+export type CgroupSupport = LimitsSupport;
+export type WorkerCgroups = LimitsBackend;
 
-export type CgroupSupport = { ok: true; root: string } | { ok: false; reason: string };
+export interface CgroupMounts {
+  /** Where the cgroup2 filesystem is mounted. */
+  v2?: string;
+  /** Per v1 controller: its hierarchy's mount point and the cgroup path that mount shows as its root. */
+  v1: Record<string, { mount: string; root: string }>;
+}
 
-/** Where the cgroup2 filesystem is mounted (/sys/fs/cgroup on a unified host, /sys/fs/cgroup/unified on a hybrid one). */
-export function cgroup2Mount(mountinfo = "/proc/self/mountinfo"): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(mountinfo, "utf8");
-  } catch {
-    return undefined;
-  }
-  for (const line of text.split("\n")) {
+/** The cgroup mounts of a /proc/self/mountinfo text (v1 controllers from the super options, co-mounted ones each listed). */
+export function parseCgroupMounts(mountinfo: string): CgroupMounts {
+  const out: CgroupMounts = { v1: {} };
+  for (const line of mountinfo.split("\n")) {
     const [pre, post] = line.split(" - ");
-    if (post?.startsWith("cgroup2 ")) return pre!.split(" ")[4];
+    if (!pre || !post) continue;
+    const fields = pre.split(" ");
+    const [fstype, , superOptions = ""] = post.split(" ");
+    const root = fields[3]!;
+    const mount = unescapeMountPath(fields[4]!);
+    if (fstype === "cgroup2") out.v2 ??= mount;
+    else if (fstype === "cgroup") for (const opt of superOptions.split(",")) if (!NOT_CONTROLLERS.has(opt) && !opt.includes("=")) out.v1[opt] ??= { mount, root };
   }
-  return undefined;
+  return out;
 }
 
-/** This process's cgroup v2 path ("0::/…" in /proc/self/cgroup). */
-function ownCgroup(): string {
-  const line = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => l.startsWith("0::"));
-  return line ? line.slice(3) : "/";
+/** cgroup v1 mount options that are not controller names. */
+const NOT_CONTROLLERS = new Set(["rw", "ro", "noprefix", "clone_children", "xattr", "cpuset_v2_mode", "favordynmods"]);
+
+/** mountinfo escapes spaces and the like as \040. */
+const unescapeMountPath = (p: string): string => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+export interface OwnCgroups {
+  /** The "0::" line's path. */
+  v2?: string;
+  /** Per v1 controller, this process's cgroup path ("4:memory:/process_api/…"). */
+  v1: Record<string, string>;
 }
 
-const read = (f: string): string => readFileSync(f, "utf8").trim();
+/** Where this process is, from a /proc/self/cgroup text. */
+export function parseOwnCgroups(text: string): OwnCgroups {
+  const out: OwnCgroups = { v1: {} };
+  for (const line of text.split("\n")) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[1] === "0" && m[2] === "") out.v2 = m[3];
+    else for (const c of m[2]!.split(",")) if (c && !c.includes("=")) out.v1[c] = m[3]!;
+  }
+  return out;
+}
+
+/** Which backend to try first, then next, from the mount table alone (writability is then tried for real). */
+export function backendOrder(mounts: CgroupMounts): Array<"v2" | "v1"> {
+  const order: Array<"v2" | "v1"> = [];
+  if (mounts.v2) order.push("v2");
+  if (LIMIT_CONTROLLERS.some((c) => mounts.v1[c])) order.push("v1");
+  return order;
+}
+
+export interface ProbeInput {
+  /** Names Vigil's v1 subtree (vigil-<device>). */
+  device: string;
+  mountinfo?: string;
+  procSelfCgroup?: string;
+}
 
 /**
- * Finds or makes Vigil's delegated subtree with the cpu, memory and pids controllers enabled. A
- * non-root cgroup holding processes cannot enable controllers for its children (the "no internal
- * processes" rule), so the supervisor first moves itself into a `supervisor` leaf of its own cgroup.
+ * Chooses the backend once at start: v2 when its controllers are available and writable, else v1
+ * when the v1 hierarchies are writable, else none with every backend's reason. Also removes the
+ * empty worker groups a killed supervisor left in the chosen backend's subtree.
  */
-export function probeCgroups(mount = cgroup2Mount()): CgroupSupport {
-  if (!mount) return { ok: false, reason: "no cgroup2 filesystem is mounted (see /proc/self/mountinfo)" };
+export function probeLimits(input: ProbeInput): LimitsSupport {
+  const mountinfo = input.mountinfo ?? readOr("/proc/self/mountinfo");
+  const own = parseOwnCgroups(input.procSelfCgroup ?? readOr("/proc/self/cgroup"));
+  const mounts = parseCgroupMounts(mountinfo);
+  const order = backendOrder(mounts);
+  if (!order.length) return { ok: false, reason: "no cgroup filesystem is mounted (neither cgroup2 nor the cpu, memory, pids v1 hierarchies in /proc/self/mountinfo)" };
+  const reasons: string[] = [];
+  for (const kind of order) {
+    const r = kind === "v2" ? probeV2(mounts.v2!, own.v2 ?? "/") : probeV1(mounts.v1, own.v1, input.device);
+    if (r.ok) return r;
+    reasons.push(r.reason);
+  }
+  if (!order.includes("v1")) reasons.push("no cgroup v1 hierarchy for cpu, memory or pids is mounted");
+  return { ok: false, reason: reasons.join("; ") };
+}
+
+function readOr(file: string): string {
   try {
-    const own = join(mount, ownCgroup());
-    const available = read(join(own, "cgroup.controllers")).split(/\s+/);
-    const missing = NEEDED.filter((c) => !available.includes(c));
-    if (missing.length) return { ok: false, reason: `cgroup v2 at ${own} lacks the ${missing.join(", ")} controller${missing.length > 1 ? "s" : ""} (cgroup.controllers: "${available.join(" ") || "empty"}"; a hybrid v1/v2 host binds them to v1)` };
-    const enable = NEEDED.map((c) => `+${c}`).join(" ");
-    try {
-      writeFileSync(join(own, "cgroup.subtree_control"), enable);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EBUSY") throw err;
-      const leaf = join(own, "supervisor");
-      mkdirSync(leaf, { recursive: true });
-      writeFileSync(join(leaf, "cgroup.procs"), String(process.pid));
-      writeFileSync(join(own, "cgroup.subtree_control"), enable);
-    }
-    const root = join(own, "vigil-workers");
-    mkdirSync(root, { recursive: true });
-    writeFileSync(join(root, "cgroup.subtree_control"), enable);
-    return { ok: true, root };
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return { ok: false, reason: `cgroup v2 at ${mount} is not writable: ${e.code ?? e.message}${e.path ? ` (${e.path})` : ""}` };
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
   }
 }
 
-/** One worker's cgroup: its limits written before each start, the OOM-kill count read at its exit. */
-export class WorkerCgroups {
-  constructor(readonly root: string) {}
-
-  dirOf(worker: string): string {
-    return join(this.root, worker);
-  }
-
-  /** Creates the worker's cgroup and writes its limits (unset ones become "max"). */
-  prepare(worker: string, limits: WorkerLimits): string {
-    const dir = this.dirOf(worker);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "cpu.max"), limits.cpu === undefined ? `max ${CPU_PERIOD_US}` : `${Math.max(1000, Math.round(limits.cpu * CPU_PERIOD_US))} ${CPU_PERIOD_US}`);
-    writeFileSync(join(dir, "memory.max"), limits.memory === undefined ? "max" : String(limits.memory));
-    // Without swap accounting off, a memory-limited worker would swap instead of being OOM-killed.
-    if (existsSync(join(dir, "memory.swap.max"))) writeFileSync(join(dir, "memory.swap.max"), limits.memory === undefined ? "max" : "0");
-    writeFileSync(join(dir, "pids.max"), limits.pids === undefined ? "max" : String(limits.pids));
-    return dir;
-  }
-
-  /** memory.events' oom_kill counter (0 when unreadable). */
-  oomKills(worker: string): number {
-    try {
-      const m = /^oom_kill (\d+)$/m.exec(readFileSync(join(this.dirOf(worker), "memory.events"), "utf8"));
-      return m ? Number(m[1]) : 0;
-    } catch {
-      return 0;
-    }
-  }
-
-  /** Removes an empty worker cgroup (a removed worker); a busy one stays until its processes are gone. */
-  remove(worker: string): void {
-    try {
-      rmdirSync(this.dirOf(worker));
-    } catch {
-      /* not empty or already gone */
-    }
-  }
+/**
+ * The program and arguments that put a worker in its groups before it execs: Node cannot spawn into a
+ * cgroup, so a shell writes its own pid ($$, which exec keeps) into each `cgroup.procs`, then becomes
+ * the worker. A write that fails ends the start with the shell's error in the worker's log, exit 125.
+ */
+export function spawnThroughGroups(procsFiles: string[], command: string, args: string[]): { command: string; args: string[] } {
+  const script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+  return { command: "/bin/sh", args: ["-c", script, "vigil-cgroup", ...procsFiles, "--", command, ...args] };
 }

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { LogsSchema, readPidStat, RotatingLog, type Logger, type LogsConfig, type WorkerConfig } from "@vigil/events";
-import type { WorkerCgroups } from "./cgroups.js";
+import { spawnThroughGroups, type LimitsBackend } from "./cgroups.js";
 import { NotReady, whenReady } from "./readiness.js";
 import { workerEnv } from "./worker-env.js";
 
@@ -20,7 +20,7 @@ export interface ExitInfo {
   error?: string;
   /** Its last lines of output (logs.lastLines): why it died, carried by obs.worker.exited. */
   lastLines?: string[];
-  /** The kernel's OOM killer ended it (its cgroup's memory.max; memory.events oom_kill). */
+  /** The kernel's OOM killer ended it (its cgroup's memory limit; cgroups.ts). */
   oom?: boolean;
 }
 
@@ -42,7 +42,7 @@ interface Run {
   stableTimer?: NodeJS.Timeout;
   /** Resolves when the worker's `ready` condition holds (at once without one). */
   ready: Promise<void>;
-  /** memory.events oom_kill of its cgroup at start (undefined: not limited). */
+  /** The limits backend's OOM mark at start (undefined: not limited). */
   oomBefore?: number;
 }
 
@@ -74,7 +74,7 @@ export class ProcessDriver {
 
   constructor(
     workers: WorkerConfig[],
-    private readonly opts: { baseDir: string; logDir: string; log: Logger; events: DriverEvents; logs?: LogsConfig; logCapDirs?: string[]; cgroups?: WorkerCgroups },
+    private readonly opts: { baseDir: string; logDir: string; log: Logger; events: DriverEvents; logs?: LogsConfig; logCapDirs?: string[]; cgroups?: LimitsBackend },
   ) {
     this.workers = new Map(workers.map((w) => [w.name, w]));
     mkdirSync(opts.logDir, { recursive: true });
@@ -131,13 +131,11 @@ export class ProcessDriver {
     return r ? r.ready : Promise.reject(new NotReady(`${name} is not running`));
   }
 
-  /** The program and arguments to spawn: through a shell that joins the worker's cgroup first when it has limits. */
-  private commandLine(w: WorkerConfig): { command: string; args: string[]; cgroup?: string } {
+  /** The program and arguments to spawn: through a shell that joins the worker's groups first when it has limits. */
+  private commandLine(w: WorkerConfig): { command: string; args: string[]; limited?: boolean } {
     const cg = this.opts.cgroups;
     if (!w.limits || !cg) return { command: w.command, args: w.args };
-    const dir = cg.prepare(w.name, w.limits);
-    // The child is in its cgroup before exec, so the limits hold from its first instruction (Node cannot spawn into a cgroup).
-    return { command: "/bin/sh", args: ["-c", 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', "vigil-cgroup", dir, w.command, ...w.args], cgroup: dir };
+    return { ...spawnThroughGroups(cg.place(w.name, w.limits), w.command, w.args), limited: true };
   }
 
   declared(): string[] {
@@ -168,7 +166,7 @@ export class ProcessDriver {
     out.clearTail();
     const t0 = nowMs();
     const line = this.commandLine(w);
-    const oomBefore = line.cgroup ? this.opts.cgroups!.oomKills(name) : undefined;
+    const oomBefore = line.limited ? this.opts.cgroups!.oomMark(name) : undefined;
     // Readiness on stdout reads the worker's output on its way to the log (both listen to the pipe).
     const child: ChildProcess = spawn(line.command, line.args, {
       cwd: resolve(this.opts.baseDir, w.cwd ?? "."),
@@ -211,8 +209,10 @@ export class ProcessDriver {
       void this.outputClosed(child).then(() => {
         const lastLines = out.lastLines();
         // Report first: the pid file write is bookkeeping and stays off the recovery path.
-        const oom = run.oomBefore !== undefined && this.opts.cgroups!.oomKills(name) > run.oomBefore;
+        const oom = run.oomBefore !== undefined && this.opts.cgroups!.oomKilled(name, run.oomBefore, signal);
         this.opts.events.onExited({ worker: name, pid, code, signal, expected: run.expected, uptimeMs, ...(oom ? { oom: true } : {}), ...(lastLines.length ? { lastLines } : {}) });
+        // A group lives while its worker runs: the next start makes it again (a start already under way keeps it).
+        if (run.oomBefore !== undefined && !this.runs.has(name)) this.opts.cgroups!.remove(name);
         this.opts.events.onPidsChanged(this.pids());
         resolveExit();
       });

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createPublisher, deviceFilter, startConsumer, type ServiceContext } from "@vigil/events";
 import { bootContainers, bootProcesses } from "./boot.js";
-import { probeCgroups, WorkerCgroups, type CgroupSupport } from "./cgroups.js";
+import { probeLimits, type LimitsBackend, type LimitsSupport } from "./cgroups.js";
 import { systemClock, type Clock } from "./clock.js";
 import { commandHandler } from "./commands.js";
 import { DegradedMode } from "./degraded.js";
@@ -22,8 +22,8 @@ import { Workloads } from "./workloads.js";
 export interface SupervisorOptions {
   /** Where every concern reads the time (default: the system clock). */
   clock?: Clock;
-  /** Whether cgroup v2 can enforce worker limits (default: probed at start, cgroups.ts). */
-  cgroups?: CgroupSupport;
+  /** Whether cgroups can enforce worker limits, and which backend (default: probed at start, cgroups.ts). */
+  cgroups?: LimitsSupport;
   /** The config file a reload re-reads, and the environment it is read with (default: $VIGIL_CONFIG, process.env). */
   configPath?: string;
   env?: NodeJS.ProcessEnv;
@@ -101,15 +101,16 @@ export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptio
 
 /**
  * Whether worker limits can be enforced here. Said once at start, as a log line and an event, when
- * any worker declares limits: enforced, or which cgroup v2 piece is missing (the workers then run unlimited).
+ * any worker declares limits: enforced (cgroup v2 or v1, and where), or what is missing for both (the workers then run unlimited).
  */
-async function limitsSupport(ctx: ServiceContext, emit: ReturnType<typeof emitOrLog>, given?: CgroupSupport): Promise<WorkerCgroups | undefined> {
+async function limitsSupport(ctx: ServiceContext, emit: ReturnType<typeof emitOrLog>, given?: LimitsSupport): Promise<LimitsBackend | undefined> {
   const limited = ctx.config.workers.filter((w) => w.limits).map((w) => w.name);
-  const support = given ?? probeCgroups();
+  const support = given ?? probeLimits({ device: ctx.config.device });
   if (support.ok) {
-    if (limited.length) await emit("sys.supervisor.limits", { enforced: true, cgroup: support.root, workers: limited });
-    ctx.log.info({ cgroup: support.root, limited }, "worker limits: cgroup v2");
-    return new WorkerCgroups(support.root);
+    const { kind, where } = support.backend;
+    if (limited.length) await emit("sys.supervisor.limits", { enforced: true, cgroup: `${kind}: ${where}`, workers: limited });
+    ctx.log.info({ cgroup: where, limited, leftoversRemoved: support.removed }, `worker limits: ${kind}`);
+    return support.backend;
   }
   if (limited.length) {
     ctx.log.warn({ reason: support.reason, workers: limited }, "worker limits NOT enforced: these workers run unlimited");
