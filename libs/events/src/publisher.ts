@@ -216,17 +216,30 @@ export async function createPublisher(nc: NatsConnection, opts: PublisherOptions
     return flushing;
   }
 
-  /** Holding: the event is on disk (synced) before it is sent, so no ack is ever seen for an event a cut can take. */
+  /**
+   * Holding: the synced outbox put rides with the send, and publish() resolves only once both are
+   * done, so no ack is ever seen for an event a cut can take. The send does not wait for the fsync:
+   * waiting put a whole fsync (tens of ms on a busy disk) between a worker's exit and the decider
+   * hearing of it (issue 13). Order is kept: keys and sends are issued in call order on one connection.
+   */
   async function publishHeld(e: VigilEvent): Promise<PublishResult> {
     const key = newKey();
-    await box!.write([{ type: "put", key, value: JSON.stringify(e) }]);
     inflight.add(key);
+    const written = box!.write([{ type: "put", key, value: JSON.stringify(e) }]);
+    const sent = send(e).then(
+      (r) => ({ ok: true as const, r }),
+      (err: Error) => ({ ok: false as const, err }),
+    );
     try {
-      const r = await send(e);
-      acked.set(key, r.seq!);
-      return r;
-    } catch (err) {
-      opts.log?.warn({ err: (err as Error).message, id: e.id, type: e.type }, "publish failed, event kept in outbox");
+      // A failed put fails the publish, as it did when the put came first (the event may be stored:
+      // a retry of the same id is dropped by the duplicate window).
+      await written;
+      const s = await sent;
+      if (s.ok) {
+        acked.set(key, s.r.seq!);
+        return s.r;
+      }
+      opts.log?.warn({ err: s.err.message, id: e.id, type: e.type }, "publish failed, event kept in outbox");
       queued++;
       scheduleRetry();
       return { queued: true };
