@@ -26,7 +26,8 @@ describe("process driver: a worker's environment (real child process)", () => {
     });
     try {
       await driver.start("dumper");
-      assert.equal((await exit).code, 0, readFileSync(join(dir, "logs", "dumper.log"), "utf8"));
+      const info = await exit;
+      assert.equal(info.code, 0, `the worker failed: ${(info.lastLines ?? []).join("\n")}`);
       const env = JSON.parse(readFileSync(join(dir, "env.json"), "utf8")) as Record<string, string>;
       assert.equal(env.SENSOR_PORT, "/dev/ttyUSB0");
       assert.equal(env.MODE, "test");
