@@ -1,8 +1,7 @@
-import { open, readdir } from "node:fs/promises";
-import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
 import { durabilitySubjects, isNotFound, type DurableMark } from "@vigil/events";
+import { fsyncStore, newStoreSyncState } from "./store-fsync.js";
 
 /**
  * The durability barrier (docs/decisions/0009-durability-barrier.md): nats-server 2.9 acknowledges a
@@ -37,17 +36,21 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
   const subjects = durabilitySubjects(o.device);
   const interval = o.intervalMs ?? 25;
   const durations: number[] = [];
+  const syncState = newStoreSyncState();
   let last: DurableMark | undefined;
   let lastPassAt = 0;
   let running: Promise<DurableMark | undefined> | undefined;
+  /** The one pass queued behind the running one: every request arriving meanwhile shares it. */
+  let queued: Promise<DurableMark | undefined> | undefined;
   let stopped = false;
   let warned = false;
 
-  const pass = async (): Promise<DurableMark | undefined> => {
+  /** `known`: stream info read by the tick that started this pass (saves a round trip). */
+  const pass = async (known?: StreamInfo): Promise<DurableMark | undefined> => {
     const t0 = performance.now();
     // The sequence is read first: every message up to it was written to the OS before the fsyncs below.
-    const info = await jsm.streams.info(o.stream);
-    await fsyncStore(o.storeDir, o.stream);
+    const info = known ?? (await jsm.streams.info(o.stream));
+    await fsyncStore(o.storeDir, o.stream, syncState);
     const mark: DurableMark = { stream: o.stream, seq: info.state.last_seq, created: info.created };
     durations.push(performance.now() - t0);
     if (durations.length > 100_000) durations.splice(0, 50_000);
@@ -56,21 +59,26 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
     nc.publish(subjects.announce, JSON.stringify(mark));
     return mark;
   };
-  const runPass = (): Promise<DurableMark | undefined> => {
-    const p = (running ?? Promise.resolve(undefined))
-      .catch(() => undefined)
-      .then(pass)
-      .catch((err) => {
-        // The server is restarting (keepEmbeddedNats) or the stream is being re-created: next tick.
-        if (!warned) o.say?.(`durability barrier: pass failed (${(err as Error).message}); retrying`);
-        warned = true;
-        return undefined;
-      })
-      .finally(() => {
+  const guarded = (known?: StreamInfo) =>
+    pass(known).catch((err) => {
+      // The server is restarting (keepEmbeddedNats) or the stream is being re-created: next tick.
+      if (!warned) o.say?.(`durability barrier: pass failed (${(err as Error).message}); retrying`);
+      warned = true;
+      return undefined;
+    });
+  /** A pass that starts after this call (a request must not be answered by a pass that read last_seq before it). */
+  const runPass = (known?: StreamInfo): Promise<DurableMark | undefined> => {
+    if (!running) {
+      const p = guarded(known).finally(() => {
         if (running === p) running = undefined;
       });
-    running = p;
-    return p;
+      return (running = p);
+    }
+    queued ??= running.then(() => {
+      queued = undefined;
+      return runPass();
+    });
+    return queued;
   };
 
   let ticking = false;
@@ -81,8 +89,7 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
       const info = await jsm.streams.info(o.stream);
       const moved = !last || info.state.last_seq !== last.seq || info.created !== last.created;
       if (moved || Date.now() - lastPassAt >= IDLE_PASS_MS) {
-        await runPass();
-        warned = false;
+        if (await runPass(info)) warned = false;
       }
     } catch (err) {
       if (isNotFound(err) && o.recreate) {
@@ -102,59 +109,14 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
   });
 
   return {
-    sync: runPass,
+    sync: () => runPass(),
     passDurations: () => durations.slice(),
     async stop() {
       stopped = true;
       clearInterval(timer);
+      await queued?.catch(() => undefined);
       await running?.catch(() => undefined);
       sub.unsubscribe();
     },
   };
-}
-
-/**
- * fsyncs the files and folders of the store. Order matters: consumers' state and other streams (the
- * decider's KV snapshot) first, the event stream's message blocks last, so that a durable ack or
- * snapshot never points past an output that a cut could still take.
- */
-export async function fsyncStore(storeDir: string, stream: string): Promise<number> {
-  const files: string[] = [];
-  const dirs: string[] = [];
-  await walk(storeDir, files, dirs);
-  const msgs = `${join("streams", stream, "msgs")}/`;
-  const last = files.filter((f) => f.includes(`/${msgs}`));
-  const first = files.filter((f) => !f.includes(`/${msgs}`));
-  for (const f of first) await fsyncPath(f);
-  for (const f of last) await fsyncPath(f);
-  // New blocks and re-written meta files are reached through their folders' entries.
-  for (const d of dirs.reverse()) await fsyncPath(d);
-  return files.length;
-}
-
-async function walk(dir: string, files: string[], dirs: string[]): Promise<void> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return; // removed meanwhile (a consumer deleted, a block purged)
-  }
-  dirs.push(dir);
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) await walk(p, files, dirs);
-    else if (e.isFile()) files.push(p);
-  }
-}
-
-async function fsyncPath(p: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(p, "r");
-    await fh.sync();
-  } catch {
-    /* removed meanwhile, or a folder the file system does not sync: nothing to keep */
-  } finally {
-    await fh?.close().catch(() => undefined);
-  }
 }
