@@ -6,6 +6,7 @@ import type { VigilEvent } from "./envelope.js";
 import type { Logger } from "./logger.js";
 import type { Publisher } from "./publisher.js";
 import { isNotFound } from "./stream.js";
+import { createDeadLetters } from "./dead-letters.js";
 
 export interface ConsumerOptions {
   stream: string;
@@ -28,6 +29,11 @@ export interface ConsumerOptions {
    * final and dead-lettered at once, not redelivered after later events were handled.
    */
   deadLetterOnHandlerError?: boolean;
+  /**
+   * Dead letters of invalid or forged payloads in flight at once (dead-letters.ts; default 256), one
+   * log line per burst. 1: each awaited and logged on its own (the old path, the benchmark's baseline).
+   */
+  deadLetterWindow?: number;
 }
 
 export interface RunningConsumer {
@@ -38,7 +44,6 @@ export interface RunningConsumer {
 }
 
 const NS_PER_MS = 1_000_000;
-const MAX_DL_PAYLOAD = 64 * 1024;
 
 /**
  * A durable pull consumer with explicit acks. An invalid payload, or one whose `source` names a service
@@ -80,20 +85,33 @@ export async function startConsumer(nc: NatsConnection, o: ConsumerOptions): Pro
   let stopping = false;
   let messages: ConsumerMessages | undefined;
 
-  async function deadLetter(m: JsMsg, reason: string): Promise<void> {
-    const text = new TextDecoder().decode(m.data.subarray(0, MAX_DL_PAYLOAD));
-    await o.deadLetters.emit("sys.deadletter", {
-      consumer: o.durable,
-      reason,
-      subject: m.subject,
-      stream: o.stream,
-      streamSeq: m.seq,
-      payload: text,
-    });
-    stats.deadLettered++;
-    o.log.warn({ subject: m.subject, seq: m.seq, reason }, "dead-lettered");
-    m.term();
-  }
+  // A flood of bad payloads must not cost a round trip and a log line each (issue 13: 100,000 took
+  // ~100 s of saturated CPU): their dead letters go out in a bounded window, logged once per burst.
+  const deadLetters = createDeadLetters({
+    consumer: o.durable,
+    stream: o.stream,
+    publisher: o.deadLetters,
+    log: o.log,
+    window: o.deadLetterWindow,
+    onDeadLettered: () => stats.deadLettered++,
+  });
+  const deadLetter = (m: JsMsg, reason: string) => deadLetters.send(m, reason);
+
+  // The acks of the messages handled in one turn of the event loop go out together, in one socket
+  // write: one write per ack was a fifth of the decider's CPU on a backlog (bench/results/decider.md).
+  // Still after the handler finished; a crash before the write redelivers, as before.
+  let acks: JsMsg[] = [];
+  let ackFlush: NodeJS.Immediate | undefined;
+  const flushAcks = () => {
+    ackFlush = undefined;
+    const batch = acks;
+    acks = [];
+    for (const a of batch) a.ack();
+  };
+  const ack = (m: JsMsg) => {
+    acks.push(m);
+    ackFlush ??= setImmediate(flushAcks);
+  };
 
   async function handle(m: JsMsg): Promise<void> {
     let event: VigilEvent;
@@ -110,12 +128,13 @@ export async function startConsumer(nc: NatsConnection, o: ConsumerOptions): Pro
     try {
       await o.handler(event, m);
       stats.handled++;
-      m.ack();
+      ack(m);
     } catch (err) {
       stats.failed++;
       const attempt = m.info.deliveryCount;
       const msg = (err as Error).message;
-      if (o.deadLetterOnHandlerError) return deadLetter(m, `handler failed: ${msg}`);
+      // Awaited: the handler's order matters (the decider settles the event before folding later ones).
+      if (o.deadLetterOnHandlerError) return deadLetters.sendNow(m, `handler failed: ${msg}`);
       if (attempt >= maxDeliver) return deadLetter(m, `handler failed ${attempt} times: ${msg}`);
       o.log.warn({ err: msg, subject: m.subject, seq: m.seq, attempt }, "handler failed, will retry");
       m.nak(Math.min(10_000, 250 * 2 ** (attempt - 1)));
@@ -148,6 +167,9 @@ export async function startConsumer(nc: NatsConnection, o: ConsumerOptions): Pro
       stopping = true;
       messages?.stop();
       await loop;
+      clearImmediate(ackFlush);
+      flushAcks();
+      await deadLetters.drain();
     },
     stats: () => ({ ...stats }),
   };

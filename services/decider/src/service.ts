@@ -27,6 +27,8 @@ async function retryInPlace<T>(f: () => Promise<T>, attempts: number, baseMs: nu
 
 export interface DeciderServiceOptions {
   policies?: Policy[];
+  /** Dead letters of bad payloads in flight at once (libs/events dead-letters.ts); 1 is the old awaited path (bench baseline). */
+  deadLetterWindow?: number;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function startDecider(ctx: ServiceContext, opts: DeciderServiceOpti
     deadLetters: publisher,
     log,
     maxMessages: 64,
+    ...(opts.deadLetterWindow !== undefined ? { deadLetterWindow: opts.deadLetterWindow } : {}),
     // A handler error is final (retried in place below), dead-lettered with its reason.
     deadLetterOnHandlerError: true,
     handler: async (e, m) => {
