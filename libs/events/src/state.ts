@@ -13,6 +13,8 @@ export interface WorkerView {
   restarts: number;
   /** The open incident, if any. */
   incident?: string;
+  /** Escalated as a crash loop and retried every restart.coolDownMs until a run is stable. */
+  coolingDown?: boolean;
 }
 
 export interface IncidentView {
@@ -21,7 +23,10 @@ export interface IncidentView {
   status: "open" | "resolved" | "escalated";
   reason: string;
   openedAt: string;
+  /** Set when it is over: resolved, or acknowledged by an operator. An escalated incident stays open until then. */
   closedAt?: string;
+  /** Who acknowledged it (`vigil ack`). */
+  acknowledgedBy?: string;
   /** The policy that opened it (health policies), and the latest remediation ("policy/action"). */
   policy?: string;
   lastAction?: string;
@@ -37,6 +42,22 @@ export interface DeciderState {
   containers?: Record<string, { vnics: Array<{ vnic: string; parentInterface: string; network: string; subnet: string; ip?: string; mac?: string }> }>;
   /** Success-rate projection: "policy/action" → how often it fixed the problem. */
   outcomes?: Record<string, OutcomeStats>;
+  /** Mounts above their disk threshold (the disk-pressure policy), by mount point. */
+  disk?: Record<string, DiskPressureView>;
+  /** The deployment under its health window (services/decider/src/policies/deployment); absent: none. */
+  deployment?: DeploymentWatch;
+}
+
+export interface DeploymentWatch {
+  version: number;
+  workers: string[];
+  /** Epoch ms of out.deployment.applied: the window runs from here (event time, the decider is clock-free). */
+  since: number;
+  windowMs: number;
+  /** Decided: healthy or rolled back (the window is over). */
+  done?: "healthy" | "rollback";
+  /** The worker that failed it, and the incident the rollback runs under. */
+  failed?: { worker: string; incident: string };
 }
 
 /** A worker's figures from the latest health sample, and its CPU streaks. */
@@ -70,6 +91,21 @@ export interface HealthView {
   memory?: { recoverBelow: number; highSamples: number };
   workers: Record<string, WorkerHealthView>;
   remediations: Record<string, RemediationView>;
+}
+
+/** A mount under pressure: the steps taken so far in its incident, and what the undo must give back. */
+export interface DiskPressureView {
+  above: number;
+  recoverBelow: number;
+  incident?: string;
+  /** Steps taken: 0 none yet, 1 logs pruned, 2 telemetry downsampled, 3 writers paused. */
+  steps: number;
+  /** Epoch ms of the latest step: the next waits for a sample taken after it. */
+  stepAt?: number;
+  paused: string[];
+  downsampled: boolean;
+  /** Log bytes per worker from the supervisor's latest prune (out.logs.pruned), most first. */
+  writers?: Array<{ worker: string; bytes: number }>;
 }
 
 export interface OutcomeStats {
@@ -106,8 +142,13 @@ export function workerOf(state: DeciderState, name: string): WorkerView {
   return ownEntry(state.workers, name) ?? { status: "unknown", attempt: 0, restartTimes: [], restarts: 0 };
 }
 
+/** Open incidents, and escalated ones nobody resolved or acknowledged yet (they still need a human). */
 export function openIncidents(state: DeciderState): IncidentView[] {
-  return Object.values(state.incidents).filter((i) => i.status === "open");
+  return Object.values(state.incidents).filter(isOpenIncident);
+}
+
+export function isOpenIncident(i: IncidentView): boolean {
+  return !i.closedAt && (i.status === "open" || i.status === "escalated");
 }
 
 /** JetStream KV bucket holding the decider's state snapshot, one key per device. */

@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createPublisher, type FleetConfig, type VigilConfig } from "@vigil/events";
+import { startDeployer, type Deployer } from "./deploy-agent.js";
 
 /**
  * The edge half of the fleet (docs/fleet.md): the embedded nats-server's config for a leaf node in
@@ -203,10 +204,18 @@ export async function startUplinkWatch(
     running = running.then(check).catch(() => undefined);
   }, fleet.checkSeconds * 1000);
   running = check().catch(() => undefined);
+  // Deployments and remote commands from the hub (deploy-agent.ts): only on a device with a fleet uplink.
+  let deployer: Deployer | undefined;
+  try {
+    deployer = await startDeployer(nc, config, say);
+  } catch (err) {
+    say(`fleet: deployments from the hub are off: ${(err as Error).message}`);
+  }
   return {
     async stop() {
       stopped = true;
       clearInterval(timer);
+      await deployer?.stop();
       await running;
       await pub.close();
     },

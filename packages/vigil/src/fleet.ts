@@ -3,6 +3,7 @@ import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/trans
 import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamSource } from "@nats-io/jetstream";
 import { decodeEvent, isNotFound, NameSchema, type VigilEvent } from "@vigil/events";
 import { UsageError } from "./embedded-nats.js";
+import { deploy, deployments, keygen, remote, type DeployOptions } from "./deploy-cli.js";
 import { addSources, deviceOfSource, deviceReport, formatReports, removeSources, type DeviceReport } from "./fleet-core.js";
 
 /**
@@ -18,16 +19,25 @@ export interface FleetOptions {
   hub?: string;
   stream?: string;
   json: boolean;
+  deploy?: DeployOptions;
 }
+
+const REMOTE_OPS = ["restart", "stop", "start", "pause", "resume", "logs", "state"];
 
 export const FLEET_USAGE = `vigil fleet add <device>… | remove <device>… | list | status [<device>…]
   --hub <url>        the hub's NATS client URL (default: $VIGIL_FLEET_URL); credentials from
                      $VIGIL_FLEET_USER/$VIGIL_FLEET_PASS, $VIGIL_FLEET_TOKEN or $VIGIL_FLEET_CREDS (a .creds file)
   --stream <name>    the fleet stream (default ${FLEET_STREAM})
-  --json             machine-readable output`;
+  --json             machine-readable output
+vigil fleet keygen [--out operator.key]
+vigil fleet deploy FILE --to dev-1,dev-2 | --select site=plant-3 --key KEY [--canary 1 --then 25% --then 100%] [--wait S]
+vigil fleet deployments
+vigil fleet restart|stop|start|pause|resume <device> <worker> --key KEY | logs <device> <worker> [--lines N] --key KEY | state <device> --key KEY`;
 
 export async function fleet(args: string[], o: FleetOptions): Promise<number> {
   const [sub, ...devices] = args;
+  if (sub === "keygen") return keygen(o.deploy ?? {});
+  if (sub === "deploy" || sub === "deployments" || REMOTE_OPS.includes(sub ?? "")) return deployCommand(sub!, devices, o);
   if (!sub || !["add", "remove", "list", "status"].includes(sub)) throw new UsageError(`fleet: say what to do.\n${FLEET_USAGE}`);
   if ((sub === "add" || sub === "remove") && devices.length === 0) throw new UsageError(`fleet ${sub}: name at least one device.\n${FLEET_USAGE}`);
   if (sub === "list" && devices.length) throw new UsageError(`fleet list takes no device (did you mean 'fleet status ${devices.join(" ")}'?)`);
@@ -55,6 +65,20 @@ export async function fleet(args: string[], o: FleetOptions): Promise<number> {
     const reports = await fleetStatus(nc, jsm, stream, devices);
     process.stdout.write(o.json ? `${JSON.stringify({ stream, devices: reports })}\n` : `${formatReports(reports, Date.now())}\n`);
     return 0;
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
+
+async function deployCommand(sub: string, args: string[], o: FleetOptions): Promise<number> {
+  const stream = o.stream ?? FLEET_STREAM;
+  const nc = await connectHub(o.hub ?? process.env.VIGIL_FLEET_URL);
+  try {
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const fleetDevices = async () => ((await currentSources(jsm, stream)) ?? []).map(deviceOfSource).filter((d): d is string => !!d);
+    if (sub === "deploy") return await deploy(nc, args[0], fleetDevices, o.deploy ?? {}, stream);
+    if (sub === "deployments") return await deployments(nc, stream, args.length ? args : await fleetDevices(), o.json);
+    return await remote(nc, sub, args, o.deploy ?? {}, o.json);
   } finally {
     await nc.close().catch(() => undefined);
   }

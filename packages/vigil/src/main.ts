@@ -40,6 +40,8 @@ Commands:
   token hash <token> | token new [--name N] [--role viewer|operator]
              The SHA-256 to put in gateway.tokens, or a new random token with its config entry.
   fleet add|remove <device>… | fleet list | fleet status [<device>…]  (--hub URL or $VIGIL_FLEET_URL)
+  fleet keygen [--out FILE] | fleet deploy FILE --to dev-1,dev-2|--select k=v --key KEY [--canary N --then 25% …]
+  fleet deployments | fleet restart|stop|start|pause|resume <device> <worker> --key KEY | fleet logs <device> <worker> [--lines N] | fleet state <device>
              On the cloud hub: the VIGIL_FLEET stream sourcing each device's VIGIL through its
              JetStream domain; status shows lag, last event, last heartbeat, open incidents.
   bus-auth [--out <dir>]
@@ -126,6 +128,12 @@ async function main(argv: string[]): Promise<number> {
         "watchdog-sec": { type: "string" },
         purge: { type: "boolean", default: false },
         lines: { type: "string" },
+        to: { type: "string" },
+        select: { type: "string" },
+        key: { type: "string" },
+        canary: { type: "string" },
+        then: { type: "string", multiple: true },
+        wait: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
       },
@@ -146,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
   // Console commands (they take arguments and talk to the gateway).
   const gwTarget = { config: v.config, dataDir: v["data-dir"], gateway: v.gateway, token: v.token, json: v.json };
   if (command === "token") return token(rest, { name: v.name, role: v.role, json: v.json });
-  if (command === "fleet") return fleet(rest, { hub: v.hub, stream: v.stream, json: v.json });
+  if (command === "fleet") return fleet(rest, { hub: v.hub, stream: v.stream, json: v.json, deploy: { to: v.to, select: v.select, key: v.key, canary: v.canary, then: v.then, wait: v.wait, out: v.out, lines: v.lines } });
   if (command === "alerts") return alertsCommand(rest, { config: v.config, dataDir: v["data-dir"], name: v.name, json: v.json });
   if (command === "logs") {
     if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" for 'logs'. Run 'vigil help' for usage.`);

@@ -52,6 +52,7 @@ export function commandHandler(deps: CommandDeps): (e: VigilEvent) => Promise<vo
       return;
     }
     if (eventName(e)?.startsWith("cmd.net.")) return; // netmon's
+    if (eventName(e)?.startsWith("cmd.deployment.")) return; // the deployer's (vigil up, docs/fleet.md)
     const action = workerActionOf(e);
     if (!action) throw new Error(`not a worker command: ${e.type}`);
     if (await deps.executed.has(e.id)) {

@@ -3,6 +3,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadConfig, type Logger, type VigilConfig } from "@vigil/events";
 import { applySteps, type ApplyDeps, type StepReport } from "./apply.js";
+import { withDeployment } from "./deployment.js";
 import type { WorkerCgroups } from "./cgroups.js";
 import type { Emit } from "./emit.js";
 import type { OperatorStops } from "./operator-stops.js";
@@ -79,7 +80,8 @@ export class Reloads {
     const t0 = this.deps.apply.now();
     let config: VigilConfig;
     try {
-      config = req.config ?? loadConfig(this.deps.configPath, this.deps.env);
+      // A deployment from the cloud rides on the local config (deployment.ts): a local reload keeps it.
+      config = req.config ?? withDeployment(loadConfig(this.deps.configPath, this.deps.env), log);
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       log.warn({ change, err: error }, "reload refused: the config does not validate; nothing changed");

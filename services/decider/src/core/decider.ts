@@ -6,6 +6,7 @@ import { anomalyRemediation } from "../policies/anomaly/decide.js";
 import { probeFailure } from "../policies/probe-failure/decide.js";
 import { memoryPressure } from "../policies/memory-pressure/decide.js";
 import { networkReattach } from "../policies/network-reattach/decide.js";
+import { deploymentGate } from "../policies/deployment/decide.js";
 import { evolve } from "./fold.js";
 import type { Policy, PolicyContext } from "./policy.js";
 import { initialState, type DeciderState } from "@vigil/events";
@@ -22,7 +23,7 @@ export interface Decider {
 }
 
 /** Every policy, in the order they decide (their drafts are published in this order). */
-export const DEFAULT_POLICIES: Policy[] = [crashRestart, overheat, cpuFailsafe, anomalyRemediation, probeFailure, memoryPressure, networkReattach];
+export const DEFAULT_POLICIES: Policy[] = [crashRestart, overheat, cpuFailsafe, anomalyRemediation, probeFailure, memoryPressure, networkReattach, deploymentGate];
 
 export function createDecider(config: Pick<VigilConfig, "device" | "workers"> & Partial<Pick<VigilConfig, "policies" | "containers">>, policies: Policy[] = DEFAULT_POLICIES): Decider {
   const defaults = RestartPolicySchema.parse({});

@@ -7,6 +7,7 @@ import { evolveOverheat } from "../policies/overheat/evolve.js";
 import { evolveMemory } from "../policies/memory-pressure/evolve.js";
 import { evolveEscalation } from "../policies/escalation/evolve.js";
 import { evolveContainers } from "../policies/network-reattach/evolve.js";
+import { evolveDeployment } from "../policies/deployment/evolve.js";
 
 /**
  * The slices in the order they fold an event: each sees what the ones before it made of the same
@@ -14,7 +15,7 @@ import { evolveContainers } from "../policies/network-reattach/evolve.js";
  * and possibly pruned); escalation after incidents (it settles the incident as closed). A slice
  * reacts only to the event names in its handler map.
  */
-const SLICES: readonly SliceEvolve[] = [evolveWorkers, evolveIncidents, evolveSamples, evolveOverheat, evolveMemory, evolveEscalation, evolveContainers];
+const SLICES: readonly SliceEvolve[] = [evolveWorkers, evolveIncidents, evolveSamples, evolveOverheat, evolveMemory, evolveEscalation, evolveContainers, evolveDeployment];
 
 const DEFAULT_EVOLVE_CONTEXT: EvolveContext = { policies: DEFAULT_POLICIES_CONFIG };
 
