@@ -211,7 +211,18 @@ export class RotatingLog {
       await this.ensureOpen();
       if (this.size >= this.o.maxFileBytes) await this.rotate();
       const room = this.o.maxFileBytes - this.size;
-      const piece = chunk.subarray(offset, offset + Math.max(1, room));
+      let end = offset + Math.max(1, room);
+      if (end < chunk.length) {
+        // End a file at a line's end: a line cut across two files reads back as two (log-read.ts).
+        // Only a line longer than a whole file is cut.
+        const nl = chunk.lastIndexOf(NL, end - 1);
+        if (nl >= offset) end = nl + 1;
+        else if (this.size > 0) {
+          await this.rotate();
+          continue;
+        }
+      }
+      const piece = chunk.subarray(offset, end);
       await this.fh!.write(piece);
       this.size += piece.length;
       this.stats.writtenBytes += piece.length;

@@ -90,153 +90,164 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 
 const intParam = (v: string | null, fallback: number) => (v !== null && /^-?\d+$/.test(v) ? Number(v) : fallback);
 
-/**
- * A local stand-in for the cloud: verifies each batch's signature, gunzips, validates every event,
- * stores each event id once (level) and counts what it saw. A batch is all-or-nothing: one invalid
- * event refuses it with 422 naming the event(s), and nothing of it is stored.
- */
-export async function startSink(o: SinkOptions): Promise<Sink> {
-  const store = await EventStore.open(o.dataDir);
-  const maxBody = o.maxBodyBytes ?? 64 * 1024 * 1024;
-  let faults: Faults = FaultsSchema.parse({ ...NO_FAULTS, ...o.faults });
-  const hung = new Set<ServerResponse>();
-  const log = o.log ?? (() => undefined);
-  const deliveryLog = o.deliveryLog ? new DeliveryLog() : undefined;
+/** What the request handlers of one sink share. */
+interface SinkState {
+  o: SinkOptions;
+  store: EventStore;
+  maxBody: number;
+  faults: Faults;
+  /** Requests being held by the hang fault. */
+  hung: Set<ServerResponse>;
+  deliveryLog?: DeliveryLog;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+  setFaults(f: Partial<Faults>): Faults;
+}
 
-  function releaseHung(): void {
-    for (const res of hung) res.destroy();
-    hung.clear();
-  }
-
-  async function postBatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    store.bump("requests");
-    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
-    const raw = await readBody(req, maxBody);
-    if (!verify(o.secret, raw, req.headers[SIGNATURE_HEADER] as string | undefined)) {
-      store.bump("unauthorized");
-      throw new HttpError(401, req.headers[SIGNATURE_HEADER] ? "signature does not match the body (wrong secret?)" : `missing ${SIGNATURE_HEADER} header`);
-    }
-    if (type !== BATCH_CONTENT_TYPE) {
-      store.bump("invalid");
-      throw new HttpError(415, `content-type must be ${BATCH_CONTENT_TYPE}, got "${type}"`);
-    }
-    const action = pickFault(faults, Math.random());
-    if (action.kind === "hang") {
-      store.bump("faulted");
-      hung.add(res);
-      res.on("close", () => hung.delete(res));
-      return;
-    }
-    if (faults.delayMs > 0) await new Promise((r) => setTimeout(r, faults.delayMs));
-    if (action.kind === "error") {
-      store.bump("faulted");
-      throw new HttpError(action.status, "injected fault", {}, action.retryAfterS);
-    }
-    let text: Buffer = raw;
-    const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
-    if (encoding === "gzip") {
-      try {
-        text = await gunzip(raw, { maxOutputLength: maxBody });
-      } catch (err) {
-        store.bump("invalid");
-        throw new HttpError(400, `body is not valid gzip: ${(err as Error).message}`);
-      }
-    } else if (encoding !== "identity") {
-      store.bump("invalid");
-      throw new HttpError(415, `content-encoding "${encoding}" is not supported (gzip or none)`);
-    }
-    let body: unknown;
+/** The body as JSON: gunzipped when it says so (capped at maxBody uncompressed); a bad body is 400/415 and counted invalid. */
+async function decodeBody(st: SinkState, req: IncomingMessage, raw: Buffer): Promise<unknown> {
+  let text: Buffer = raw;
+  const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
+  if (encoding === "gzip") {
     try {
-      body = JSON.parse(text.toString("utf8"));
+      text = await gunzip(raw, { maxOutputLength: st.maxBody });
     } catch (err) {
+      st.store.bump("invalid");
+      throw new HttpError(400, `body is not valid gzip: ${(err as Error).message}`);
+    }
+  } else if (encoding !== "identity") {
+    st.store.bump("invalid");
+    throw new HttpError(415, `content-encoding "${encoding}" is not supported (gzip or none)`);
+  }
+  try {
+    return JSON.parse(text.toString("utf8"));
+  } catch (err) {
+    st.store.bump("invalid");
+    throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Applies the configured faults to a signed batch: true when the request is being held (hang). */
+async function injectFault(st: SinkState, res: ServerResponse): Promise<boolean> {
+  const action = pickFault(st.faults, Math.random());
+  if (action.kind === "hang") {
+    st.store.bump("faulted");
+    st.hung.add(res);
+    res.on("close", () => st.hung.delete(res));
+    return true;
+  }
+  if (st.faults.delayMs > 0) await new Promise((r) => setTimeout(r, st.faults.delayMs));
+  if (action.kind === "error") {
+    st.store.bump("faulted");
+    throw new HttpError(action.status, "injected fault", {}, action.retryAfterS);
+  }
+  return false;
+}
+
+/** POST / (or /v1/events): signature, content type, faults, body, validation, then the store — all or nothing. */
+async function postBatch(st: SinkState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { o, store } = st;
+  store.bump("requests");
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
+  const raw = await readBody(req, st.maxBody);
+  if (!verify(o.secret, raw, req.headers[SIGNATURE_HEADER] as string | undefined)) {
+    store.bump("unauthorized");
+    throw new HttpError(401, req.headers[SIGNATURE_HEADER] ? "signature does not match the body (wrong secret?)" : `missing ${SIGNATURE_HEADER} header`);
+  }
+  if (type !== BATCH_CONTENT_TYPE) {
+    store.bump("invalid");
+    throw new HttpError(415, `content-type must be ${BATCH_CONTENT_TYPE}, got "${type}"`);
+  }
+  if (await injectFault(st, res)) return;
+  const v = validateBatch(await decodeBody(st, req, raw));
+  if (!v.ok) {
+    store.bump("invalid");
+    throw new HttpError(422, v.error, { rejected: v.rejected.slice(0, 100) });
+  }
+  if (st.faults.rejectIds.length > 0) {
+    const refused = new Set(st.faults.rejectIds);
+    const rejected = v.events.flatMap((e, index) => (refused.has(e.id) ? [{ index, id: e.id, reason: "refused by the sink (injected fault)" }] : []));
+    if (rejected.length > 0) {
       store.bump("invalid");
+      throw new HttpError(422, `event ${rejected[0]!.id} refused`, { rejected });
+    }
+  }
+  const seq = (h: string) => (typeof req.headers[h] === "string" && /^\d+$/.test(req.headers[h] as string) ? Number(req.headers[h]) : undefined);
+  const r = await store.add(v.events, { firstSeq: seq("x-vigil-first-seq"), lastSeq: seq("x-vigil-last-seq") });
+  st.deliveryLog?.record(v.events.map((e) => e.id));
+  send(res, 200, { received: v.events.length, ...r });
+}
+
+/** POST /faults sets them from a JSON body (validated), DELETE /faults clears them; only with allowFaults. */
+async function changeFaults(st: SinkState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!st.o.allowFaults) throw new HttpError(403, "fault injection is off (start the sink with --faults)");
+  let next: Faults = NO_FAULTS;
+  if (req.method === "POST") {
+    const raw = await readBody(req, 64 * 1024);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString("utf8") || "{}");
+    } catch (err) {
       throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
     }
-    const v = validateBatch(body);
-    if (!v.ok) {
-      store.bump("invalid");
-      throw new HttpError(422, v.error, { rejected: v.rejected.slice(0, 100) });
-    }
-    if (faults.rejectIds.length > 0) {
-      const refused = new Set(faults.rejectIds);
-      const rejected = v.events.flatMap((e, index) => (refused.has(e.id) ? [{ index, id: e.id, reason: "refused by the sink (injected fault)" }] : []));
-      if (rejected.length > 0) {
-        store.bump("invalid");
-        throw new HttpError(422, `event ${rejected[0]!.id} refused`, { rejected });
-      }
-    }
-    const seq = (h: string) => (typeof req.headers[h] === "string" && /^\d+$/.test(req.headers[h] as string) ? Number(req.headers[h]) : undefined);
-    const r = await store.add(v.events, { firstSeq: seq("x-vigil-first-seq"), lastSeq: seq("x-vigil-last-seq") });
-    deliveryLog?.record(v.events.map((e) => e.id));
-    send(res, 200, { received: v.events.length, ...r });
+    const f = FaultsSchema.safeParse(parsed);
+    if (!f.success) throw new HttpError(400, f.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; "));
+    next = f.data;
   }
+  return send(res, 200, st.setFaults(next));
+}
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://sink");
-    const route = `${req.method} ${url.pathname}`;
-    try {
-      switch (route) {
-        case "POST /":
-        case "POST /v1/events":
-          return await postBatch(req, res);
-        case "GET /counts":
-          return send(res, 200, store.counts());
-        case "GET /health":
-          return send(res, 200, { ok: true });
-        case "GET /events": {
-          const events = await store.events(intParam(url.searchParams.get("after"), -1), Math.min(100_000, intParam(url.searchParams.get("limit"), 10_000)));
-          return send(res, 200, { events, next: events.at(-1)?.index ?? intParam(url.searchParams.get("after"), -1) });
-        }
-        case "GET /deliveries":
-        case "DELETE /deliveries": {
-          if (!deliveryLog) throw new HttpError(403, "the delivery log is off (start the sink with --delivery-log)");
-          if (req.method === "DELETE") deliveryLog.reset();
-          return send(res, 200, deliveryLog.snapshot());
-        }
-        case "GET /faults":
-          return send(res, 200, faults);
-        case "POST /faults":
-        case "DELETE /faults": {
-          if (!o.allowFaults) throw new HttpError(403, "fault injection is off (start the sink with --faults)");
-          let next: Faults = NO_FAULTS;
-          if (req.method === "POST") {
-            const raw = await readBody(req, 64 * 1024);
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(raw.toString("utf8") || "{}");
-            } catch (err) {
-              throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
-            }
-            const f = FaultsSchema.safeParse(parsed);
-            if (!f.success) throw new HttpError(400, f.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; "));
-            next = f.data;
-          }
-          return send(res, 200, setFaults(next));
-        }
-        default:
-          throw new HttpError(404, `no route ${route}`);
-      }
-    } catch (err) {
-      if (err instanceof HttpError) {
-        const headers: Record<string, string> = {};
-        if (err.retryAfterS !== undefined) headers["retry-after"] = String(err.retryAfterS);
-        if (err.status !== 503 || err.message !== "injected fault") log("refused", { route, status: err.status, error: err.message });
-        if (!res.headersSent) send(res, err.status, { error: err.message, ...err.extra }, headers);
-        return;
-      }
-      log("error", { route, error: (err as Error).message });
-      if (!res.headersSent) send(res, 500, { error: (err as Error).message });
+/** One request by its `<METHOD> <path>`. */
+async function routeRequest(st: SinkState, req: IncomingMessage, res: ServerResponse, url: URL, route: string): Promise<void> {
+  const { store } = st;
+  switch (route) {
+    case "POST /":
+    case "POST /v1/events":
+      return await postBatch(st, req, res);
+    case "GET /counts":
+      return send(res, 200, store.counts());
+    case "GET /health":
+      return send(res, 200, { ok: true });
+    case "GET /events": {
+      const events = await store.events(intParam(url.searchParams.get("after"), -1), Math.min(100_000, intParam(url.searchParams.get("limit"), 10_000)));
+      return send(res, 200, { events, next: events.at(-1)?.index ?? intParam(url.searchParams.get("after"), -1) });
     }
+    case "GET /deliveries":
+    case "DELETE /deliveries": {
+      if (!st.deliveryLog) throw new HttpError(403, "the delivery log is off (start the sink with --delivery-log)");
+      if (req.method === "DELETE") st.deliveryLog.reset();
+      return send(res, 200, st.deliveryLog.snapshot());
+    }
+    case "GET /faults":
+      return send(res, 200, st.faults);
+    case "POST /faults":
+    case "DELETE /faults":
+      return changeFaults(st, req, res);
+    default:
+      throw new HttpError(404, `no route ${route}`);
   }
+}
 
-  function setFaults(f: Partial<Faults>): Faults {
-    faults = FaultsSchema.parse({ ...NO_FAULTS, ...f });
-    if (!faults.hang) releaseHung();
-    log("faults", { ...faults });
-    return faults;
+/** Every request: routed, and any error answered as JSON (an injected 503 is not logged: it is expected). */
+async function handle(st: SinkState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://sink");
+  const name = `${req.method} ${url.pathname}`;
+  try {
+    await routeRequest(st, req, res, url, name);
+  } catch (err) {
+    if (err instanceof HttpError) {
+      const headers: Record<string, string> = {};
+      if (err.retryAfterS !== undefined) headers["retry-after"] = String(err.retryAfterS);
+      if (err.status !== 503 || err.message !== "injected fault") st.log("refused", { route: name, status: err.status, error: err.message });
+      if (!res.headersSent) send(res, err.status, { error: err.message, ...err.extra }, headers);
+      return;
+    }
+    st.log("error", { route: name, error: (err as Error).message });
+    if (!res.headersSent) send(res, 500, { error: (err as Error).message });
   }
+}
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+/** An HTTP or HTTPS (mTLS with `ca`) server, listening. */
+async function listen(o: SinkOptions, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
   const server: Server = o.tls
     ? createHttpsServer(
         {
@@ -252,6 +263,54 @@ export async function startSink(o: SinkOptions): Promise<Sink> {
     server.once("error", reject);
     server.listen(o.port ?? 0, o.host ?? "127.0.0.1", () => resolve());
   });
+  return server;
+}
+
+/** Resolves when the counts satisfy `pred`; rejects after timeoutMs naming what it waited for. */
+function waitForCounts(store: EventStore, what: string, pred: (c: SinkCounts) => boolean, timeoutMs: number): Promise<SinkCounts> {
+  return new Promise<SinkCounts>((resolve, reject) => {
+    const check = (c: SinkCounts) => {
+      if (!pred(c)) return;
+      off();
+      clearTimeout(timer);
+      resolve(c);
+    };
+    const off = store.onChange(check);
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`sink: timed out after ${timeoutMs} ms waiting for ${what}; counts ${JSON.stringify(store.counts())}`));
+    }, timeoutMs);
+    check(store.counts());
+  });
+}
+
+/**
+ * A local stand-in for the cloud: verifies each batch's signature, gunzips, validates every event,
+ * stores each event id once (level) and counts what it saw. A batch is all-or-nothing: one invalid
+ * event refuses it with 422 naming the event(s), and nothing of it is stored.
+ */
+export async function startSink(o: SinkOptions): Promise<Sink> {
+  const store = await EventStore.open(o.dataDir);
+  const releaseHung = () => {
+    for (const res of st.hung) res.destroy();
+    st.hung.clear();
+  };
+  const st: SinkState = {
+    o,
+    store,
+    maxBody: o.maxBodyBytes ?? 64 * 1024 * 1024,
+    faults: FaultsSchema.parse({ ...NO_FAULTS, ...o.faults }),
+    hung: new Set<ServerResponse>(),
+    ...(o.deliveryLog ? { deliveryLog: new DeliveryLog() } : {}),
+    log: o.log ?? (() => undefined),
+    setFaults(f) {
+      st.faults = FaultsSchema.parse({ ...NO_FAULTS, ...f });
+      if (!st.faults.hang) releaseHung();
+      st.log("faults", { ...st.faults });
+      return st.faults;
+    },
+  };
+  const server = await listen(o, (req, res) => void handle(st, req, res));
   const port = (server.address() as AddressInfo).port;
   const host = o.host && o.host !== "0.0.0.0" ? o.host : "127.0.0.1";
   return {
@@ -260,25 +319,11 @@ export async function startSink(o: SinkOptions): Promise<Sink> {
     store,
     counts: () => store.counts(),
     events: (after, limit) => store.events(after, limit),
-    setFaults,
-    deliveries: () => deliveryLog?.snapshot(),
-    resetDeliveries: () => deliveryLog?.reset(),
-    waitFor: (what, pred, timeoutMs = 30_000) =>
-      new Promise<SinkCounts>((resolve, reject) => {
-        const check = (c: SinkCounts) => {
-          if (!pred(c)) return;
-          off();
-          clearTimeout(timer);
-          resolve(c);
-        };
-        const off = store.onChange(check);
-        const timer = setTimeout(() => {
-          off();
-          reject(new Error(`sink: timed out after ${timeoutMs} ms waiting for ${what}; counts ${JSON.stringify(store.counts())}`));
-        }, timeoutMs);
-        check(store.counts());
-      }),
-    hanging: () => hung.size,
+    setFaults: st.setFaults,
+    deliveries: () => st.deliveryLog?.snapshot(),
+    resetDeliveries: () => st.deliveryLog?.reset(),
+    waitFor: (what, pred, timeoutMs = 30_000) => waitForCounts(store, what, pred, timeoutMs),
+    hanging: () => st.hung.size,
     async close() {
       releaseHung();
       server.closeAllConnections();

@@ -7,6 +7,7 @@ import type { CommandAction, ErrorCode, StartPoint } from "./protocol.js";
 import { subjectMatches } from "./protocol.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { createReadBudget, type Refusal, type Slot } from "./read-budget.js";
+import { readLogFor, type LogQuery, type LogRead } from "./logs.js";
 import { openTail, readEvents, type ReadOptions, type ReadResult } from "./reader.js";
 import { incidentList, inIncident, ownEntry, workerRows, type HealthPoint, type WorkerRow } from "./views.js";
 import type { IncidentView } from "@vigil/events";
@@ -61,6 +62,8 @@ export interface Gateway {
   readPage(p: Principal, q: Pick<ReadOptions, "filter" | "from" | "untilSeq" | "limit">): Promise<PageRead>;
   /** A replay slot for the token, taken at once (synchronously); released when the replay ends. */
   reserveReplay(p: Principal): Slot | Refusal;
+  /** The last lines of a declared worker's or a Vigil service's log (logs.ts), against the token's read budget. */
+  readLogs(p: Principal, name: string, q: LogQuery): Promise<LogRead>;
   /** An ordered consumer from a start point, matching the filters; returns how to stop it. */
   tail(filters: string[], from: Exclude<StartPoint, "new">, onEvent: (e: EventWithSeq, json: string) => void): Promise<() => Promise<void>>;
 }
@@ -176,6 +179,7 @@ export function createGateway(deps: { nc: NatsConnection; config: VigilConfig; h
     reserveReplay(p) {
       return budget.reserveReplay(p.name);
     },
+    readLogs: (p, name, q) => readLogFor(config, budget, p.name, name, q),
     async tail(filters, from, onEvent) {
       const one = filters.length === 1 ? filters[0]! : "vigil.>";
       const start = from === "all" ? "all" : "seq" in from ? from : { time: new Date(from.time) };

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "@vigil/events";
 import { authenticate, bearerToken, originAllowed, type Principal } from "./auth.js";
 import { PAGE_MAX_EVENTS, type Gateway } from "./gateway.js";
+import { knownLogs, parseLogQuery, resolveLog } from "./logs.js";
 import { filesystemBytes, renderMetrics } from "./metrics.js";
 import { consoleEvent } from "./views.js";
 import { COMMAND_ACTIONS, validFilter, type CommandAction, type ErrorCode } from "./protocol.js";
@@ -107,6 +108,16 @@ async function readJsonBody(req: IncomingMessage, max: number): Promise<unknown>
   });
 }
 
+/** `GET /api/logs/<name>?lines=N&since=10m`: `<name>` is taken as it is (no decoding), so it is a plain name or not found. */
+async function serveLogs(res: ServerResponse, gw: Gateway, who: Principal, name: string, q: URLSearchParams): Promise<void> {
+  if (!resolveLog(gw.config, name)) return fail(res, "not_found", `no log "${name.slice(0, 64)}": not a declared worker or a Vigil service (known: ${knownLogs(gw.config).join(", ")})`);
+  const parsed = parseLogQuery(q.get("lines"), q.get("since"));
+  if (!parsed.ok) return fail(res, "bad_request", parsed.message);
+  const r = await gw.readLogs(who, name, parsed.query);
+  if (!r.ok) return fail(res, r.code, r.message, retryAfter("retryAfterMs" in r ? r.retryAfterMs : undefined));
+  return json(res, 200, { name: r.name, kind: r.kind, lines: r.lines, truncated: r.truncated });
+}
+
 /** The HTTP API (documented in docs/console-protocol.md): JSON, bearer tokens, errors as {error:{code,message}}. */
 export function createHttpHandler(gw: Gateway, log: Logger) {
   const cfg = gw.config;
@@ -162,6 +173,8 @@ export function createHttpHandler(gw: Gateway, log: Logger) {
       if (r.events.length === 0 && !gw.incident(inc[1]!)) return fail(res, "not_found", `no incident ${inc[1]}`);
       return json(res, 200, { incident: r.incident, events: r.events.map(consoleEvent) });
     }
+    const logsOf = /^\/api\/logs\/(.+)$/.exec(path);
+    if (logsOf && method === "GET") return serveLogs(res, gw, who, logsOf[1]!, url.searchParams);
     if (path === "/api/events" && method === "GET") {
       const q = url.searchParams;
       const filter = q.get("filter") ?? `vigil.${cfg.device}.>`;

@@ -2,6 +2,8 @@
  * The console's WebSocket protocol, version 1 (documented in docs/console-protocol.md).
  * Pure: parses a text frame into a request or an error naming the problem.
  */
+import { parseLogQuery, type LogQuery } from "./logs.js";
+
 export const PROTOCOL_VERSION = 1;
 
 export const COMMAND_ACTIONS = ["restart", "pause", "resume", "kill", "start", "stop"] as const;
@@ -17,6 +19,7 @@ export type Request =
   | { id: string; op: "replay"; incident: string; speed: number }
   | { id: string; op: "cancel"; replay: string }
   | { id: string; op: "state"; watch: boolean }
+  | { id: string; op: "logs"; name: string; query: LogQuery; follow: boolean }
   | { id: string; op: "ping" };
 
 export type ErrorCode =
@@ -37,7 +40,7 @@ export interface ProtocolError {
   message: string;
 }
 
-export const OPS = ["auth", "subscribe", "unsubscribe", "command", "replay", "cancel", "state", "ping"] as const;
+export const OPS = ["auth", "subscribe", "unsubscribe", "command", "replay", "cancel", "state", "logs", "ping"] as const;
 export const MAX_FILTERS = 16;
 /** Close codes beyond the standard ones (1009: frame too big, sent by ws itself). */
 export const CLOSE_UNAUTHORIZED = 4401;
@@ -155,6 +158,13 @@ export function parseRequest(text: string, defaultFilter: string): Parsed {
     }
     case "state":
       return { ok: true, req: { id, op, watch: raw.watch === true } };
+    case "logs": {
+      const name = str("name", 64);
+      if (!name || !TOKEN.test(name)) return fail(id, "bad_request", "name: a declared worker's or a Vigil service's name");
+      if (raw.follow !== undefined && typeof raw.follow !== "boolean") return fail(id, "bad_request", "follow: true or false");
+      const q = parseLogQuery(raw.lines, raw.since);
+      return q.ok ? { ok: true, req: { id, op, name, query: q.query, follow: raw.follow === true } } : fail(id, "bad_request", q.message);
+    }
     case "ping":
       return { ok: true, req: { id, op } };
     default:
