@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Kind } from "./subjects.js";
 import { HEALTH_EVENTS } from "./health-events.js";
 import { CONTAINER_EVENTS } from "./container-events.js";
+import { UNATTENDED_EVENTS } from "./unattended-events.js";
 import { DEPLOYMENT_EVENTS } from "./deployment-events.js";
 
 import { NameSchema } from "./names.js";
@@ -87,6 +88,8 @@ export const CATALOG = {
   ...HEALTH_EVENTS,
   // Containers and networks (docker driver, netmon; schemas in container-events.ts).
   ...CONTAINER_EVENTS,
+  // The unattended-device policies: disk pressure steps, operator acks (schemas in unattended-events.ts).
+  ...UNATTENDED_EVENTS,
   ...DEPLOYMENT_EVENTS,
 
   // Decisions: what the decider concluded, with the policy that concluded it.

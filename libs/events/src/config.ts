@@ -18,6 +18,11 @@ export const RestartPolicySchema = z
     windowMs: z.number().int().min(1).default(60_000),
     /** Up this long → backoff resets and the incident is resolved. */
     stableMs: z.number().int().min(1).default(10_000),
+    /**
+     * After a crash-loop escalation, retry every coolDownMs until a run is stable (the incident stays
+     * open meanwhile); 0 stops restarting for good, as before. Carried by the command as delayMs.
+     */
+    coolDownMs: z.number().int().min(0).max(3_600_000).default(300_000),
   })
   .strict();
 export type RestartPolicy = z.infer<typeof RestartPolicySchema>;

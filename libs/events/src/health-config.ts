@@ -112,6 +112,17 @@ export const PoliciesSchema = z
       .strict()
       .default({ enabled: true, minScore: 0.7, minWorkerCpuPct: 50, action: "restart" }),
     probe: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
+    /** Disk pressure (docs/health.md): prune rotated logs, then downsample telemetry, then pause the top writers. */
+    disk: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Telemetry forwards one in this many times as few of every downsampled type. */
+        downsampleFactor: z.number().int().min(2).max(1000).default(10),
+        /** At most this many non-essential workers paused, the ones with the most log output first. */
+        pauseWorkers: z.number().int().min(0).max(100).default(2),
+      })
+      .strict()
+      .default({ enabled: true, downsampleFactor: 10, pauseWorkers: 2 }),
     memory: z
       .object({
         enabled: z.boolean().default(true),

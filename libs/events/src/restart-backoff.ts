@@ -19,17 +19,25 @@ export function restartsWithin(restartTimes: readonly number[], now: number, win
 
 /** What to do about an unexpected exit at `now`, given the worker's restart history. */
 export type RestartVerdict =
-  | { action: "restart"; attempt: number; delayMs: number }
-  /** A crash loop: more than maxRestarts inside windowMs; no more restarts. */
-  | { action: "escalate"; restarts: number; windowMs: number };
+  /** `coolDown`: a slow retry of a worker already escalated (delayMs is restart.coolDownMs). */
+  | { action: "restart"; attempt: number; delayMs: number; coolDown?: boolean }
+  /**
+   * A crash loop: more than maxRestarts inside windowMs. `retryInMs` (restart.coolDownMs > 0): one
+   * more try after that long, and every coolDownMs after each failed try, until a run is stable;
+   * without it, no more restarts.
+   */
+  | { action: "escalate"; restarts: number; windowMs: number; retryInMs?: number };
 
 export function restartVerdict(
-  history: { attempt: number; restartTimes: readonly number[] },
+  history: { attempt: number; restartTimes: readonly number[]; coolingDown?: boolean },
   now: number,
-  p: Pick<RestartPolicy, "backoffBaseMs" | "backoffFactor" | "backoffCapMs" | "maxRestarts" | "windowMs">,
+  p: Pick<RestartPolicy, "backoffBaseMs" | "backoffFactor" | "backoffCapMs" | "maxRestarts" | "windowMs"> & Partial<Pick<RestartPolicy, "coolDownMs">>,
 ): RestartVerdict {
+  const coolDownMs = p.coolDownMs ?? 0;
+  // Escalated and retrying slowly: each failed try waits coolDownMs again, the breaker is not re-counted.
+  if (history.coolingDown && coolDownMs > 0) return { action: "restart", attempt: history.attempt, delayMs: coolDownMs, coolDown: true };
   const recent = restartsWithin(history.restartTimes, now, p.windowMs);
-  if (recent >= p.maxRestarts) return { action: "escalate", restarts: recent, windowMs: p.windowMs };
+  if (recent >= p.maxRestarts) return { action: "escalate", restarts: recent, windowMs: p.windowMs, ...(coolDownMs > 0 ? { retryInMs: coolDownMs } : {}) };
   return { action: "restart", attempt: history.attempt, delayMs: backoffDelay(history.attempt, p) };
 }
 

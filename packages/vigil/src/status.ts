@@ -1,4 +1,4 @@
-import { loadDeciderView } from "@vigil/events";
+import { isOpenIncident, loadDeciderView } from "@vigil/events";
 import { connectToRunning, type TargetOptions } from "./connect.js";
 import { table } from "./format.js";
 
@@ -16,7 +16,8 @@ export async function status(o: TargetOptions & { json: boolean }): Promise<numb
     const workers = [...config.workers, ...config.containers].map((w) => w.name);
     const state = snap?.state ?? { workers: {}, incidents: {} };
     for (const name of Object.keys(state.workers)) if (!workers.includes(name)) workers.push(name);
-    const open = Object.values(state.incidents).filter((i) => i.status === "open");
+    // Escalated incidents stay open until the worker is stable again or an operator acknowledges them (`vigil ack`).
+    const open = Object.values(state.incidents).filter(isOpenIncident);
     if (o.json) {
       process.stdout.write(JSON.stringify({ device: config.device, nats: config.nats.url, seq: snap?.seq ?? 0, workers: workers.map((name) => ({ name, ...(state.workers[name] ?? { status: "unknown" }) })), incidents: Object.values(state.incidents) }, null, 2) + "\n");
       return 0;

@@ -7,6 +7,8 @@ import { probeFailure } from "../policies/probe-failure/decide.js";
 import { memoryPressure } from "../policies/memory-pressure/decide.js";
 import { networkReattach } from "../policies/network-reattach/decide.js";
 import { deploymentGate } from "../policies/deployment/decide.js";
+import { diskPressure } from "../policies/disk-pressure/decide.js";
+import { incidentAck } from "../policies/incident-ack/decide.js";
 import { evolve } from "./fold.js";
 import type { Policy, PolicyContext } from "./policy.js";
 import { initialState, type DeciderState } from "@vigil/events";
@@ -23,7 +25,7 @@ export interface Decider {
 }
 
 /** Every policy, in the order they decide (their drafts are published in this order). */
-export const DEFAULT_POLICIES: Policy[] = [crashRestart, overheat, cpuFailsafe, anomalyRemediation, probeFailure, memoryPressure, networkReattach, deploymentGate];
+export const DEFAULT_POLICIES: Policy[] = [crashRestart, overheat, cpuFailsafe, anomalyRemediation, probeFailure, memoryPressure, networkReattach, deploymentGate, diskPressure, incidentAck];
 
 export function createDecider(config: Pick<VigilConfig, "device" | "workers"> & Partial<Pick<VigilConfig, "policies" | "containers">>, policies: Policy[] = DEFAULT_POLICIES): Decider {
   const defaults = RestartPolicySchema.parse({});
@@ -62,7 +64,8 @@ export function createDecider(config: Pick<VigilConfig, "device" | "workers"> & 
     },
     isInput(e) {
       const k = parseSubject(e.subject)?.kind;
-      return k === "obs" || k === "out" || (k === "sys" && !e.subject.endsWith(".sys.deadletter"));
+      // An operator's ack is the one command the decider itself answers (its other commands are its own output).
+      return k === "obs" || k === "out" || (k === "sys" && !e.subject.endsWith(".sys.deadletter")) || e.subject.endsWith(".cmd.incident.ack");
     },
   };
 }

@@ -8,6 +8,7 @@ import { evolveMemory } from "../policies/memory-pressure/evolve.js";
 import { evolveEscalation } from "../policies/escalation/evolve.js";
 import { evolveContainers } from "../policies/network-reattach/evolve.js";
 import { evolveDeployment } from "../policies/deployment/evolve.js";
+import { evolveDisk } from "../policies/disk-pressure/evolve.js";
 
 /**
  * The slices in the order they fold an event: each sees what the ones before it made of the same
@@ -15,7 +16,7 @@ import { evolveDeployment } from "../policies/deployment/evolve.js";
  * and possibly pruned); escalation after incidents (it settles the incident as closed). A slice
  * reacts only to the event names in its handler map.
  */
-const SLICES: readonly SliceEvolve[] = [evolveWorkers, evolveIncidents, evolveSamples, evolveOverheat, evolveMemory, evolveEscalation, evolveContainers, evolveDeployment];
+const SLICES: readonly SliceEvolve[] = [evolveWorkers, evolveIncidents, evolveSamples, evolveOverheat, evolveMemory, evolveEscalation, evolveContainers, evolveDeployment, evolveDisk];
 
 const DEFAULT_EVOLVE_CONTEXT: EvolveContext = { policies: DEFAULT_POLICIES_CONFIG };
 

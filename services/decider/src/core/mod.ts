@@ -10,3 +10,5 @@ export { probeFailure } from "../policies/probe-failure/decide.js";
 export { memoryPressure } from "../policies/memory-pressure/decide.js";
 export { networkReattach } from "../policies/network-reattach/decide.js";
 export { remediateWorker, resolveRemediation, outcomeKey } from "../policies/escalation/remediate.js";
+export { diskPressure } from "../policies/disk-pressure/decide.js";
+export { incidentAck } from "../policies/incident-ack/decide.js";

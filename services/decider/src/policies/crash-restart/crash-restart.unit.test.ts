@@ -5,7 +5,8 @@ import { replay } from "../../core/decider.js";
 import { decision, matching, scenario } from "../../core/given.test-helper.js";
 
 const { decider, at, given } = scenario({
-  workers: [{ name: "sensor", command: "x", restart: { backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 1000, maxRestarts: 3, windowMs: 10_000, stableMs: 5_000 } }],
+  // coolDownMs 0: a crash loop stops restarts for good (cool-down.unit.test.ts has the retries).
+  workers: [{ name: "sensor", command: "x", restart: { backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 1000, maxRestarts: 3, windowMs: 10_000, stableMs: 5_000, coolDownMs: 0 } }],
 });
 const exited = (ms: number, pid = 10) => at(ms, "obs.worker.exited", { worker: "sensor", pid, code: null, signal: "SIGKILL", expected: false, uptimeMs: 5 });
 const restarted = (ms: number, pid: number) => at(ms, "out.worker.restarted", { worker: "sensor", command: "c", requestedBy: "decider", pid });

@@ -10,10 +10,19 @@ function describeExit(d: { code: number | null; signal: string | null; error?: s
   return `exited with code ${d.code}`;
 }
 
+function coolDownRestart(worker: string, attempt: number, delayMs: number, reason: string, incident: string): Draft[] {
+  return [
+    draft("dec.remediation.decided", { worker, policy: CRASH_RESTART, action: "restart", attempt, delayMs, reason }, incident),
+    draft("cmd.worker.restart", { worker, delayMs, reason, requestedBy: "decider" }, incident),
+  ];
+}
+
 /**
  * A worker that exits without Vigil asking it to is restarted, with exponential backoff (the first
- * retry immediate). More than maxRestarts inside windowMs is a crash loop: no more restarts, the
- * worker is flapping and the incident escalated. A worker that stays up stableMs resolves it.
+ * retry immediate). More than maxRestarts inside windowMs is a crash loop: the worker is flapping and
+ * the incident escalated (it stays open); with restart.coolDownMs it is retried every coolDownMs
+ * (kubelet's 5 min) until a run is stable, without it no more restarts. A worker that stays up
+ * stableMs resolves the incident.
  */
 export const crashRestart: Policy = {
   name: CRASH_RESTART,
@@ -22,7 +31,8 @@ export const crashRestart: Policy = {
       if (e.data.expected) return [];
       const name = e.data.worker;
       const w = workerOf(state, name);
-      if (w.status === "flapping") return [];
+      // A crash loop with no cool-down (restart.coolDownMs 0): stopped for good, an operator's turn.
+      if (w.status === "flapping" && !w.coolingDown) return [];
       const incident = w.incident ?? e.incident ?? derivedId(e.id, "incident");
       const reason = describeExit(e.data);
       const out: Draft[] = [];
@@ -30,17 +40,26 @@ export const crashRestart: Policy = {
       // Degraded mode: the supervisor's reflex already acted on this exit (with the same arithmetic).
       // Record what it did; a command now would restart the worker a second time.
       const verdict = e.data.reflex ?? restartVerdict(w, Date.parse(e.time), ctx.restartPolicy(name));
+      const retry: number | undefined = !e.data.reflex && verdict.action === "escalate" && "retryInMs" in verdict ? Number(verdict.retryInMs) : undefined;
       const local = e.data.reflex ? " by the supervisor's local reflex while the decider was unreachable" : "";
       if (verdict.action === "escalate") {
         out.push(
           draft(
             "dec.incident.escalated",
-            { worker: name, reason: `crash loop: ${name} ${reason} after ${verdict.restarts} restarts within ${verdict.windowMs} ms; restarts stopped${local}`, restarts: verdict.restarts, windowMs: verdict.windowMs },
+            {
+              worker: name,
+              reason: `crash loop: ${name} ${reason} after ${verdict.restarts} restarts within ${verdict.windowMs} ms; ${retry ? `retrying every ${retry} ms (restart.coolDownMs) until a run is stable` : "restarts stopped"}${local}`,
+              restarts: verdict.restarts,
+              windowMs: verdict.windowMs,
+            },
             incident,
           ),
         );
+        // The incident stays open; the cool-down retry's delay travels in the command (the decider has no clock).
+        if (retry) out.push(...coolDownRestart(name, w.attempt, retry, `${reason}; cool-down retry after the crash-loop escalation`, incident));
         return out;
       }
+      if ("coolDown" in verdict && verdict.coolDown && !e.data.reflex) return [...out, ...coolDownRestart(name, verdict.attempt, verdict.delayMs, `${reason}; cool-down retry failed, next in ${verdict.delayMs} ms`, incident)];
       const { attempt, delayMs } = verdict;
       if (e.data.reflex) {
         const note = `${reason}; restarted locally by the supervisor while degraded`;

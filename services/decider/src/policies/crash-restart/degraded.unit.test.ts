@@ -6,7 +6,8 @@ import { decision, matching, scenario } from "../../core/given.test-helper.js";
 
 // Degraded mode (docs/degraded-mode.md): exits the supervisor's reflex already handled are recorded, not re-commanded.
 const { decider, at, given, started } = scenario({
-  workers: [{ name: "sensor", command: "x", restart: { backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 1000, maxRestarts: 3, windowMs: 10_000, stableMs: 5_000 } }],
+  // coolDownMs 0: a crash loop stops restarts for good (cool-down.unit.test.ts has the retries).
+  workers: [{ name: "sensor", command: "x", restart: { backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 1000, maxRestarts: 3, windowMs: 10_000, stableMs: 5_000, coolDownMs: 0 } }],
 });
 type Reflex = NonNullable<DataInput<"obs.worker.exited">["reflex"]>;
 const exited = (ms: number, pid: number, reflex?: Reflex, incident?: string) =>

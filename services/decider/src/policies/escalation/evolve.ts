@@ -3,6 +3,7 @@ import { withHealth } from "../../core/health.js";
 import type { SliceEvolve } from "../../core/policy.js";
 import { CRASH_RESTART } from "../crash-restart/state.js";
 import { OVERHEAT } from "../overheat/state.js";
+import { DISK_PRESSURE } from "../disk-pressure/state.js";
 import { outcomeKey } from "./remediate.js";
 
 function count(s: DeciderState, key: string | undefined, field: keyof OutcomeStats): DeciderState {
@@ -23,7 +24,7 @@ function settle(s: DeciderState, incident: string | undefined, field: "succeeded
 }
 
 /** Policies whose incidents keep their own record instead of a remediation entry (the worker's crash incident, the device's overheat). */
-const OWN_RECORD: readonly string[] = [CRASH_RESTART, OVERHEAT];
+const OWN_RECORD: readonly string[] = [CRASH_RESTART, OVERHEAT, DISK_PRESSURE];
 
 /** Runs after the incidents slice (it reads the incident as opened or closed by this event). */
 export const evolveEscalation: SliceEvolve = {

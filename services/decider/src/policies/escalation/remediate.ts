@@ -26,7 +26,8 @@ export function remediateWorker(
   ctx: PolicyContext,
   o: { worker: string; policy: string; action: RemedialAction; reason: string },
 ): Draft[] {
-  const cfg = ctx.worker(o.worker);
+  // A declared worker, or a declared container workload (its Docker HEALTHCHECK feeds the probe policy).
+  const cfg = ctx.worker(o.worker) ?? ctx.containers?.find((c) => c.name === o.worker);
   if (!cfg) return []; // never act on a process Vigil does not manage
   const w = workerOf(state, o.worker);
   if (w.status !== "running") return []; // restarting, paused, stopped: not the process that was measured

@@ -20,6 +20,19 @@ export const probeFailure: Policy = {
       const reason = `${e.data.probe} probe of ${e.data.worker} failed ${e.data.failures} times (threshold ${e.data.failureThreshold}): ${e.data.error}`;
       return remediateWorker(state, e, ctx, { worker: e.data.worker, policy: PROBE, action: "restart", reason });
     }
+    // A container's Docker HEALTHCHECK is its probe: Docker reports `unhealthy` once its --retries
+    // (the HEALTHCHECK's own failure threshold) consecutive checks failed, so one report is a probe at
+    // failureThreshold. Only while the workload runs (not restarting, paused or stopped).
+    if (is(e, "obs.container.health")) {
+      const w = workerOf(state, e.data.worker);
+      if (w.status !== "running") return [];
+      if (e.data.status === "unhealthy") {
+        const reason = `Docker HEALTHCHECK of container ${e.data.worker} (${e.data.containerId.slice(0, 12)}) reports unhealthy (its retries reached)`;
+        return remediateWorker(state, e, ctx, { worker: e.data.worker, policy: PROBE, action: "restart", reason });
+      }
+      if (e.data.status === "healthy") return resolveRemediation(state, e.data.worker, [PROBE], `Docker HEALTHCHECK of container ${e.data.worker} passes again`);
+      return [];
+    }
     if (is(e, "obs.probe.recovered")) {
       return resolveRemediation(state, e.data.worker, [PROBE], `${e.data.probe} probe of ${e.data.worker} passes again (${e.data.successes} in a row)`);
     }
