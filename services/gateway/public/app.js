@@ -13,6 +13,9 @@ const el = (tag, attrs = {}, ...children) => {
 };
 
 const FEED_MAX = 500;
+/** Lines the Logs view asks for when it opens, and the most it keeps while following. */
+const LOG_LINES = 200;
+const LOG_KEEP = 1000;
 const SVG = "http://www.w3.org/2000/svg";
 let token = null;
 let ws = null;
@@ -21,6 +24,7 @@ let nextId = 1;
 let state = null;
 let selectedIncident = null;
 let feedPaused = false;
+let logView = null; // { name, sub } while the Logs view is open
 const pending = new Map(); // request id → callback
 const feed = []; // events (newest last)
 
@@ -96,6 +100,8 @@ function onMessage(m) {
       // The last 10 minutes first, then live: one ordered stream, no gap, no repeat.
       feed.length = 0;
       request({ op: "subscribe", from: { time: new Date(Date.now() - 10 * 60_000).toISOString() } });
+      // A Logs view open across a reconnect follows again from its last lines.
+      if (logView) openLogs(logView.name);
       return;
     case "state":
       state = m.state;
@@ -115,6 +121,9 @@ function onMessage(m) {
       else console.warn("gateway:", m.code, m.message);
       return;
     }
+    case "logs":
+      if (m.id === null) return onLogLines(m);
+    // fall through: the first answer to a logs request
     case "command": {
       const cb = pending.get(m.id);
       pending.delete(m.id);
@@ -166,11 +175,54 @@ function renderWorkers() {
           ["restart", "pause", "resume", "kill", "start", "stop"].map((a) =>
             el("button", { type: "button", "data-action": a, disabled: !canAct || !w.declared, title: canAct ? `${a} ${w.name}` : "operators only", onclick: () => sendCommand(a, w.name) }, a),
           ),
+          // Viewers may read logs too.
+          el("button", { type: "button", class: "logs-button", "data-logs": w.name, disabled: !w.declared, title: `${w.name}'s output`, onclick: () => openLogs(w.name) }, "logs"),
         ),
       ),
     ),
   );
 }
+
+// ───────── logs ─────────
+// A worker's last lines from its bounded log on the device, then new lines as it prints them (the
+// gateway's `logs` op with follow), until the view is closed.
+function appendLogLines(lines) {
+  const pre = $("#log-lines");
+  const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+  pre.append(...lines.map((l) => el("span", { class: "line" }, l, "\n")));
+  while (pre.children.length > LOG_KEEP) pre.firstChild.remove();
+  if (atBottom) pre.scrollTop = pre.scrollHeight;
+}
+
+function openLogs(name) {
+  if (logView && logView.sub) request({ op: "unsubscribe", sub: logView.sub });
+  logView = { name, sub: null };
+  $("#logs-section").hidden = false;
+  $("#logs-section").dataset.worker = name;
+  $("#logs-name").textContent = name;
+  $("#log-lines").replaceChildren();
+  $("#logs-status").textContent = "loading…";
+  request({ op: "logs", name, lines: LOG_LINES, follow: true }, (m) => {
+    if (!logView || logView.name !== name) return m.sub && request({ op: "unsubscribe", sub: m.sub });
+    if (m.type === "error") return void ($("#logs-status").textContent = `cannot read ${name}'s log: ${m.message}`);
+    logView.sub = m.sub;
+    appendLogLines(m.lines);
+    $("#logs-status").textContent = `${m.truncated ? `last ${m.lines.length} lines` : m.lines.length ? "the whole log" : "nothing printed yet"} · following`;
+  });
+  $("#logs-section").scrollIntoView({ block: "nearest" });
+}
+
+function onLogLines(m) {
+  if (!logView || m.sub !== logView.sub) return;
+  if (m.dropped) appendLogLines([`[console] ${m.dropped} line(s) not shown: the page fell behind`]);
+  appendLogLines(m.lines);
+}
+
+$("#logs-close").addEventListener("click", () => {
+  if (logView && logView.sub) request({ op: "unsubscribe", sub: logView.sub });
+  logView = null;
+  $("#logs-section").hidden = true;
+});
 
 // ───────── health charts ─────────
 const CHART = { cpu: { label: "CPU", unit: "%", threshold: "cpu" }, mem: { label: "Memory", unit: "%", threshold: "memory" }, temp: { label: "Temperature", unit: "°C", threshold: "temperature" } };

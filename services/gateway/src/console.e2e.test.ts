@@ -37,7 +37,7 @@ async function vigilUp(configFile: string, natsUrl: string) {
 }
 
 describe("the console page in headless Chromium (vigil up: real nats-server, decider, supervisor, gateway)", () => {
-  it("shows the worker running with its CPU and memory; restart from the page gives a new pid; a kill -9 becomes an incident with exit → decision → command → outcome; charts have axes, units, times and thresholds; incidents filter by status; dark follows the system", async () => {
+  it("shows the worker running with its CPU and memory; its Logs view shows what it printed and follows a restart's output; restart from the page gives a new pid; a kill -9 becomes an incident with exit → decision → command → outcome; charts have axes, units, times and thresholds; incidents filter by status; dark follows the system", async () => {
     assert.ok(existsSync(CHROMIUM), `Chromium is missing: no executable at ${CHROMIUM}. Install Debian's package (apt-get install -y chromium; scripts/setup.sh does) or set VIGIL_CHROMIUM.`);
     assert.ok(existsSync(VIGIL_MAIN), `the vigil command is not built at ${VIGIL_MAIN}: run npx turbo run build`);
     const srv = await startNatsServer();
@@ -51,7 +51,8 @@ describe("the console page in headless Chromium (vigil up: real nats-server, dec
         device: "ui-1",
         dataDir: "data",
         gateway: { port, tokens: [{ name: "e2e-operator", role: "operator", sha256: hashToken(TOKEN) }] },
-        workers: [{ name: "sensor", command: "sleep", args: ["600"], restart: { stableMs: 60_000 } }],
+        // It says hello with its pid (exec keeps the pid), so the Logs view shows which run printed a line.
+        workers: [{ name: "sensor", command: "sh", args: ["-c", "echo \"sensor says hello (pid $$)\"; exec sleep 600"], restart: { stableMs: 60_000 } }],
         // Samples twice a second, and a thermal directory without zones: a device with no sensor.
         health: { intervalMs: 500, thermalDir: join(dir, "no-thermal") },
       }),
@@ -87,6 +88,12 @@ describe("the console page in headless Chromium (vigil up: real nats-server, dec
       const pid1 = Number(await row.locator("td.pid").textContent());
       assert.ok(pid1 > 0, `a pid is shown (${pid1})`);
 
+      // Logs: the worker row's button opens its last lines, and the view follows while it is open.
+      await row.locator('button[data-logs="sensor"]').click();
+      const logLines = page.locator("#logs-section #log-lines .line");
+      await logLines.filter({ hasText: `sensor says hello (pid ${pid1})` }).first().waitFor({ timeout: 10_000 });
+      assert.match((await page.locator("#logs-status").textContent()) ?? "", /following/);
+
       await row.locator('button[data-action="restart"]').click();
       await page.waitForFunction((old) => {
         const t = document.querySelector('#workers tr[data-worker="sensor"] td.pid')?.textContent;
@@ -95,6 +102,10 @@ describe("the console page in headless Chromium (vigil up: real nats-server, dec
       const pid2 = Number(await row.locator("td.pid").textContent());
       assert.notEqual(pid2, pid1);
       process.kill(pid2, 0); // the new pid is a live process
+      // Followed: the new run's hello arrives in the open Logs view without reopening it.
+      await logLines.filter({ hasText: `sensor says hello (pid ${pid2})` }).first().waitFor({ timeout: 10_000 });
+      await page.click("#logs-close");
+      assert.equal(await page.locator("#logs-section").isHidden(), true);
       assert.match((await page.locator("#command-status").textContent()) ?? "", /restart sensor: accepted/);
       await page.locator("#feed tbody tr", { hasText: "by e2e-operator" }).first().waitFor({ timeout: 10_000 });
 
