@@ -30,6 +30,8 @@ export interface StoreSyncOptions {
   concurrency?: number;
   /** How long a file must have been unchanged before an fsync of it lets later passes skip it. */
   settleMs?: number;
+  /** The clock compared with the files' timestamps (tests move it on instead of waiting). */
+  now?: () => number;
 }
 
 export interface StoreSyncCounts {
@@ -53,7 +55,7 @@ export async function fsyncStore(storeDir: string, stream: string, state: StoreS
   const settleMs = o.settleMs ?? 2_000;
   const files: Found[] = [];
   const dirs: Array<{ path: string; entries: string }> = [];
-  const statAt = Date.now();
+  const statAt = (o.now ?? Date.now)();
   await walk(storeDir, files, dirs);
   const blocks = `/${join("streams", stream, "msgs")}/`;
   const changed = files.filter((f) => state.files.get(f.path) !== f.signature);

@@ -2,54 +2,53 @@
 // what it fsyncs, and what it may skip because it is already on disk and unchanged since.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fsyncStore, newStoreSyncState } from "./store-fsync.js";
 
-/** A store whose files were last changed `ageS` seconds ago (settled), like a stream idle for a while. */
-function makeStore(ageS: number): { store: string; msgs: string; meta: string } {
+/** Passes seen as if they ran 10 s after the files' last change: everything has settled (ctime cannot be set back). */
+const later = { settleMs: 2_000, now: () => Date.now() + 10_000 };
+
+/** A store as a fresh stream leaves it. */
+function makeStore(): { store: string; msgs: string; meta: string } {
   const store = mkdtempSync(join(tmpdir(), "vigil-store-fsync-"));
   const stream = join(store, "jetstream", "$G", "streams", "VIGIL");
   const msgs = join(stream, "msgs");
   mkdirSync(msgs, { recursive: true });
   mkdirSync(join(stream, "obs", "decider"), { recursive: true });
   const files = [join(stream, "meta.inf"), join(stream, "meta.sum"), join(msgs, "1.blk"), join(msgs, "2.blk"), join(msgs, "2.idx"), join(stream, "obs", "decider", "o.dat")];
-  const then = new Date(Date.now() - ageS * 1000);
-  for (const f of files) {
-    writeFileSync(f, "x".repeat(100));
-    utimesSync(f, then, then);
-  }
+  for (const f of files) writeFileSync(f, "x".repeat(100));
   return { store, msgs, meta: join(stream, "meta.inf") };
 }
 
 test("given a settled store synced once, when nothing changed, then the next pass fsyncs nothing", async () => {
-  const { store } = makeStore(10);
+  const { store } = makeStore();
   const state = newStoreSyncState();
-  const first = await fsyncStore(store, "VIGIL", state, { settleMs: 2_000 });
+  const first = await fsyncStore(store, "VIGIL", state, later);
   assert.equal(first.files, 6);
   assert.equal(first.synced, first.files + first.dirs, "the first pass syncs every file and folder");
-  const second = await fsyncStore(store, "VIGIL", state, { settleMs: 2_000 });
+  const second = await fsyncStore(store, "VIGIL", state, later);
   assert.equal(second.synced, 0);
   rmSync(store, { recursive: true });
 });
 
 test("given a synced store, when a block grows, a meta file is replaced by rename and a block is added, then exactly those files and their folders are fsynced", async () => {
-  const { store, msgs, meta } = makeStore(10);
+  const { store, msgs, meta } = makeStore();
   const state = newStoreSyncState();
-  await fsyncStore(store, "VIGIL", state, { settleMs: 2_000 });
+  await fsyncStore(store, "VIGIL", state, later);
   appendFileSync(join(msgs, "2.blk"), "more");
   writeFileSync(`${meta}.tmp`, "y".repeat(100));
   renameSync(`${meta}.tmp`, meta);
   writeFileSync(join(msgs, "3.blk"), "new");
-  const pass = await fsyncStore(store, "VIGIL", state, { settleMs: 2_000 });
+  const pass = await fsyncStore(store, "VIGIL", state, later);
   // 2.blk, meta.inf, 3.blk; the folders msgs/ (new entry) and VIGIL/ (meta.inf's new inode).
   assert.equal(pass.synced, 5);
   rmSync(store, { recursive: true });
 });
 
 test("given files changed just now, when they are synced, then every later pass syncs them again until they have settled", async () => {
-  const { store } = makeStore(0);
+  const { store } = makeStore();
   const state = newStoreSyncState();
   await fsyncStore(store, "VIGIL", state, { settleMs: 2_000 });
   const again = await fsyncStore(store, "VIGIL", state, { settleMs: 2_000 });
