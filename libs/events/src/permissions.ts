@@ -39,6 +39,9 @@ export function inboxPrefixFor(service: string): string {
   return `_INBOX_${service}`;
 }
 
+/** Telemetry's second durable: its commands (cmd.telemetry.downsample, services/telemetry/src/commands.ts). */
+export const TELEMETRY_COMMANDS_DURABLE = "telemetry-commands";
+
 /** The durable consumers Vigil's services own, by service. */
 export function durablesOf(scope: PermissionScope): Record<string, string> {
   return { supervisor: "supervisor", decider: "decider", netmon: "netmon", telemetry: scope.telemetryDurable ?? "telemetry", alerts: scope.alertsDurable ?? "alerts" };
@@ -114,6 +117,7 @@ export function permissionsFor(service: string, scope: PermissionScope): BusPerm
     `$JS.API.STREAM.INFO.${stream}`,
     ...(scope.streamManager === service ? [`$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`] : []),
     ...(own ? durableRights(stream, own) : []),
+    ...(service === "telemetry" ? durableRights(stream, TELEMETRY_COMMANDS_DURABLE) : []),
     ...(TAILS.has(service) ? orderedRights(stream) : []),
     ...(service === "gateway" ? [`$JS.API.CONSUMER.LIST.${stream}`, `$JS.API.CONSUMER.NAMES.${stream}`] : []),
     ...(known && KV[service as BusService] ? kvRights(KV[service as BusService]!) : []),
@@ -123,6 +127,7 @@ export function permissionsFor(service: string, scope: PermissionScope): BusPerm
   const deny = Object.entries(durables)
     .filter(([owner]) => owner !== service)
     .flatMap(([, name]) => foreignDurable(stream, name));
+  if (service !== "telemetry") deny.push(...foreignDurable(stream, TELEMETRY_COMMANDS_DURABLE));
   // Commands are the decider's and the gateway's alone: say so explicitly, whatever the allow list grows into.
   if (service !== "decider" && service !== "gateway") deny.push(`vigil.*.cmd.>`);
   return {

@@ -2,6 +2,7 @@ import { eventName, is, type EventOf, type Logger, type VigilEvent, type WorkerA
 import type { DegradedMode } from "./degraded.js";
 import type { Emit } from "./emit.js";
 import { runSteps, type Executors } from "./executors.js";
+import { executeLogPrune } from "./log-prune.js";
 import type { ExecutedCommands } from "./local-state.js";
 import type { OperatorStops } from "./operator-stops.js";
 import { outcomeOf, plan, type Plan } from "./plan.js";
@@ -25,6 +26,8 @@ export interface CommandDeps {
   bootTime: number;
   /** The operator's stops (operator-stops.ts): an operator's stop persists, an operator's start or restart ends it. */
   stops?: OperatorStops;
+  /** The log folders cmd.logs.prune prunes (the disk-pressure policy's first step). */
+  logDirs?: readonly string[];
 }
 
 const WORKER_COMMANDS = {
@@ -51,6 +54,14 @@ export function commandHandler(deps: CommandDeps): (e: VigilEvent) => Promise<vo
       void reattach(deps, e);
       return;
     }
+    if (is(e, "cmd.logs.prune")) {
+      if (await deps.executed.has(e.id)) return;
+      await deps.executed.add(e.id);
+      void executeLogPrune(e, deps.logDirs ?? [], deps.emit, deps.log);
+      return;
+    }
+    // Telemetry's (cmd.telemetry.downsample) and the decider's (cmd.incident.ack): not for the supervisor.
+    if (eventName(e)?.startsWith("cmd.telemetry.") || eventName(e)?.startsWith("cmd.incident.")) return;
     if (eventName(e)?.startsWith("cmd.net.")) return; // netmon's
     if (eventName(e)?.startsWith("cmd.deployment.")) return; // the deployer's (vigil up, docs/fleet.md)
     const action = workerActionOf(e);

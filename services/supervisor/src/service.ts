@@ -89,7 +89,7 @@ export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptio
   const containerBoot = bootContainers(bootDeps);
   await containerBoot.booted;
 
-  const handler = commandHandler({ log, emit, executed, workloads, queues, executors, shutdown: flag, incidents, tally, degraded, bootTime, stops });
+  const handler = commandHandler({ log, emit, executed, workloads, queues, executors, shutdown: flag, incidents, tally, degraded, bootTime, stops, logDirs: [join(dir, "logs"), join(config.dataDir, "logs")] });
   const consumer = await startConsumer(ctx.nc, { stream: config.stream.name, durable: "supervisor", filterSubject: deviceFilter(config.device, "cmd"), deadLetters: ctx.publisher, log, handler });
   const stopListening = degraded.listen(ctx.nc, config.device);
   const stopHeartbeat = startHeartbeat({ emit, bus, workloads, tally, intervalMs: config.supervisor.heartbeatMs });

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { createPublisher, emitOrLog, telemetrySecret, type ServiceContext } from "@vigil/events";
 import { startForwarder } from "./forwarder.js";
 import { startHeartbeat } from "./heartbeat.js";
+import { startTelemetryCommands } from "./commands.js";
 import { createUploader } from "./upload.js";
 
 /**
@@ -17,7 +18,9 @@ export async function startTelemetry(ctx: ServiceContext): Promise<() => Promise
   const secret = t.url ? telemetrySecret(config) : undefined;
   if (!t.url || !secret) {
     log.info("telemetry is idle: no telemetry.url configured (set telemetry.url and telemetry.secret, or VIGIL_TELEMETRY_URL / VIGIL_TELEMETRY_SECRET); nothing is forwarded");
-    return async () => undefined;
+    // Still answers the disk-pressure policy's downsample commands (forwarding: false), so its incident sees the step done.
+    const idle = await startTelemetryCommands(ctx, t, ctx.publisher, false);
+    return () => idle.stop();
   }
   const dir = join(config.dataDir, "telemetry");
   mkdirSync(dir, { recursive: true });
@@ -36,9 +39,11 @@ export async function startTelemetry(ctx: ServiceContext): Promise<() => Promise
   const forwarder = await startForwarder({ js: ctx.js, jsm: ctx.jsm, stream: config.stream.name, device: config.device, config: t, uploader, log, emit });
 
   const stopHeartbeat = startHeartbeat(ctx, forwarder, emit);
+  const commands = await startTelemetryCommands(ctx, t, bus, true);
 
   return async () => {
     stopHeartbeat();
+    await commands.stop();
     await forwarder.stop();
     uploader.close();
     log.info(forwarder.stats(), "telemetry stopped");
