@@ -41,12 +41,29 @@ const WORKER_COMMANDS = {
 
 const metaOf = (cmd: { id: string; incident?: string; correlation?: string }) => ({ incident: cmd.incident, causation: cmd.id, correlation: cmd.correlation ?? cmd.incident });
 
+/** Ids run by this process, newest last: a redelivery is known without the disk (bounded; redeliveries come within minutes). */
+const RAN_HERE_MAX = 10_000;
+
+/**
+ * A decider's restart answers a crash, stamped with the crash's time. Its synced record rides with
+ * the restart instead of before it (issue 13: an fsync between command and spawn on the recovery
+ * path): a redelivery to this process is caught by `ranHere`, and a supervisor that restarted — after
+ * a kill -9 or a power cut — supersedes every decider restart for a crash before its boot
+ * (supersededBecause), so it still runs at most once. Every other command is recorded before it runs.
+ */
+const recordAlongside = (cmd: WorkerCommand, action: WorkerAction) => action === "restart" && cmd.data.requestedBy === "decider";
+
 /**
  * Commands from the bus: consume → plan → execute, each command id at most once (ExecutedCommands,
  * recorded before running, so after a crash mid-command it is not run again). Not awaited: a delayed
  * restart must not hold up commands for other workers; the per-worker queue orders one worker's.
  */
 export function commandHandler(deps: CommandDeps): (e: VigilEvent) => Promise<void> {
+  const ranHere = new Set<string>();
+  const remember = (id: string) => {
+    ranHere.add(id);
+    if (ranHere.size > RAN_HERE_MAX) ranHere.delete(ranHere.values().next().value!);
+  };
   return async (e) => {
     if (is(e, "cmd.container.reattach")) {
       if (await deps.executed.has(e.id)) return;
@@ -66,11 +83,19 @@ export function commandHandler(deps: CommandDeps): (e: VigilEvent) => Promise<vo
     if (eventName(e)?.startsWith("cmd.deployment.")) return; // the deployer's (vigil up, docs/fleet.md)
     const action = workerActionOf(e);
     if (!action) throw new Error(`not a worker command: ${e.type}`);
-    if (await deps.executed.has(e.id)) {
+    if (ranHere.has(e.id) || (await deps.executed.has(e.id))) {
       deps.log.info({ command: e.id, action }, "command already executed, skipped");
       return;
     }
+    if (recordAlongside(action.event, action.action)) {
+      remember(e.id);
+      const recorded = deps.executed.add(e.id);
+      void execute(deps, action.event, action.action);
+      // Acked only once recorded; a failed record is the handler's error (the redelivery is skipped above).
+      return recorded;
+    }
     await deps.executed.add(e.id);
+    remember(e.id);
     void execute(deps, action.event, action.action);
   };
 }

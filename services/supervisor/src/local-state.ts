@@ -48,9 +48,27 @@ export function processStartTime(pid: number): string | undefined {
  * not stop its workers; the next one finds them here and stops them before starting fresh ones.
  */
 export class PidRegistry {
+  private latest?: Record<string, number>;
+
   constructor(private readonly file: string) {}
 
+  /**
+   * Written in the next check phase, the latest pids winning: a worker's exit is reported in the
+   * same tick, and this synchronous write (a rename waits on a busy disk's journal) held back the
+   * exit event's send until it was done (issue 13, the recovery path).
+   */
   write(pids: Record<string, number>): void {
+    const first = this.latest === undefined;
+    this.latest = pids;
+    if (!first) return;
+    setImmediate(() => {
+      const latest = this.latest!;
+      this.latest = undefined;
+      this.writeNow(latest);
+    });
+  }
+
+  private writeNow(pids: Record<string, number>): void {
     const entries = Object.fromEntries(Object.entries(pids).map(([w, pid]) => [w, { pid, start: processStartTime(pid) }]));
     writeFileSync(this.file + ".tmp", JSON.stringify(entries));
     renameSync(this.file + ".tmp", this.file);
