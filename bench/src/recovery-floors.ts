@@ -73,7 +73,15 @@ export interface BusAuth {
   pass: string;
 }
 
-export async function jetstreamFloor(o: Options, url: string, cleanup: Cleanup, auth?: BusAuth): Promise<JetStreamFloor> {
+/** One floor iteration: kill → respawned, kill → 'exit' seen, kill → command consumed (ms). */
+export interface FloorSample {
+  total: number;
+  exitSeen: number;
+  commandSeen: number;
+}
+
+/** The floor set up and its first child running; each iterate() kills it and waits for the respawn. */
+export async function startJetStreamFloor(url: string, cleanup: Cleanup, auth?: BusAuth): Promise<{ iterate(): Promise<FloorSample>; stop(): Promise<void> }> {
   const STREAM = "FLOOR";
   // The bench plays the supervisor (holds the child, publishes its exit, consumes commands) on this
   // connection; the decider's hop is a relay process with its own connection.
@@ -133,29 +141,43 @@ export async function jetstreamFloor(o: Options, url: string, cleanup: Cleanup, 
     }
   })();
 
-  const out: JetStreamFloor = { total: [], exitSeen: [], commandSeen: [] };
-  try {
-    current = startChild();
-    for (let i = 0; i < o.warmup + o.iterations; i++) {
-      iteration = i;
-      const old = current;
+  current = startChild();
+  let i = 0;
+  return {
+    async iterate() {
+      iteration = i++;
+      const old = current!;
       const next = new Promise<{ t1: number; tCmd: number; pid: number }>((res, rej) => (waiter = { resolve: res, reject: rej }));
       const t0 = now();
       process.kill(old.pid!, "SIGKILL");
-      const r = await withTimeout(next, WAIT_MS, `the JetStream floor's respawn (iteration ${i})`);
+      const r = await withTimeout(next, WAIT_MS, `the JetStream floor's respawn (iteration ${iteration})`);
       waiter = undefined;
       if (r.pid === old.pid) throw new Error("JetStream floor: respawn reported the killed pid");
-      if (i >= o.warmup) {
-        out.total.push(r.t1 - t0);
-        out.exitSeen.push(tExit - t0);
-        out.commandSeen.push(r.tCmd - t0);
-      }
-      if (i >= o.warmup && (i + 1 - o.warmup) % 50 === 0) progress(`jetstream floor ${i + 1 - o.warmup}/${o.iterations}`);
+      return { total: r.t1 - t0, exitSeen: tExit - t0, commandSeen: r.tCmd - t0 };
+    },
+    async stop() {
+      commands.stop();
+      await loop.catch(() => undefined);
+      current?.kill("SIGKILL");
+    },
+  };
+}
+
+/** The floor's iterations one after another (the isolated profile; the full one interleaves them with its kills). */
+export async function jetstreamFloor(o: Options, url: string, cleanup: Cleanup, auth?: BusAuth): Promise<JetStreamFloor> {
+  const floor = await startJetStreamFloor(url, cleanup, auth);
+  const out: JetStreamFloor = { total: [], exitSeen: [], commandSeen: [] };
+  try {
+    for (let i = 0; i < o.warmup + o.iterations; i++) {
+      const r = await floor.iterate();
+      if (i < o.warmup) continue;
+      out.total.push(r.total);
+      out.exitSeen.push(r.exitSeen);
+      out.commandSeen.push(r.commandSeen);
+      if ((i + 1 - o.warmup) % 50 === 0) progress(`jetstream floor ${i + 1 - o.warmup}/${o.iterations}`);
     }
   } finally {
-    commands.stop();
-    await loop.catch(() => undefined);
-    current?.kill("SIGKILL");
+    await floor.stop();
   }
   return out;
 }

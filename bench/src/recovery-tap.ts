@@ -98,5 +98,7 @@ export function followChain(tap: EventTap, worker: string, killed: number): { do
       }
     });
   });
+  // Awaited only after the new pid is seen: a rejection meanwhile must not count as unhandled.
+  done.catch(() => undefined);
   return { done, stop: () => void stop() };
 }

@@ -263,6 +263,7 @@ async function fullProfile(o: Options): Promise<Record<string, unknown>> {
       load_events_per_s_target: o.loadRate,
       load: { ...r.load, acked_per_s: Math.round(r.load.acked / r.load.seconds) },
       proc_polls_per_kill: r.pollsPerKill,
+      observer_nice: r.observerNice,
       series: {
         proc_seen: s.procSeen,
         spawn_returned: s.spawned,
