@@ -59,6 +59,26 @@ export async function startDecider(ctx: ServiceContext, opts: DeciderServiceOpti
     dirty = false;
     await store.save({ seq, state, version: 1 });
   };
+  // Off the hot path (issue 13: the next event, maybe a crash, waited for the KV round trip): one save
+  // in flight, the latest state going next. Safe to ack before it lands: a restart resumes from the
+  // snapshot's own seq (the durable is re-created there) and re-decides the same ids.
+  let saving: Promise<void> | undefined;
+  let saveAgain = false;
+  const saveInBackground = (): void => {
+    if (saving) {
+      saveAgain = true;
+      return;
+    }
+    saving = save()
+      .catch((err) => log.warn({ err: (err as Error).message }, "snapshot failed"))
+      .finally(() => {
+        saving = undefined;
+        if (saveAgain) {
+          saveAgain = false;
+          saveInBackground();
+        }
+      });
+  };
 
   const consumer = await startConsumer(ctx.nc, {
     stream: config.stream.name,
@@ -103,9 +123,9 @@ export async function startDecider(ctx: ServiceContext, opts: DeciderServiceOpti
       // arriving (health samples, heartbeats): otherwise a restarted worker's new pid could wait for
       // snapshotEvery unrelated events before the console shows it.
       dirty ||= changed;
-      if (unsaved >= config.decider.snapshotEvery || (dirty && m.info.pending === 0)) await save();
+      if (unsaved >= config.decider.snapshotEvery || (dirty && m.info.pending === 0)) saveInBackground();
       else if (dirty && !saveSoon) {
-        saveSoon = setTimeout(() => void save().catch((err) => log.warn({ err: (err as Error).message }, "snapshot failed")), SAVE_DELAY_MS);
+        saveSoon = setTimeout(saveInBackground, SAVE_DELAY_MS);
         saveSoon.unref();
       }
     },
@@ -125,6 +145,7 @@ export async function startDecider(ctx: ServiceContext, opts: DeciderServiceOpti
     clearInterval(heartbeat);
     clearTimeout(saveSoon);
     await consumer.stop();
+    while (saving) await saving;
     if (unsaved > 0) await save().catch((err) => log.warn({ err: (err as Error).message }, "final snapshot failed"));
   };
 }
