@@ -14,7 +14,13 @@ describe("restart arithmetic shared by the decider and the supervisor's reflex",
   });
   it("given fewer than maxRestarts in the window, restarts with the attempt's delay; given maxRestarts, escalates", () => {
     assert.deepEqual(restartVerdict({ attempt: 2, restartTimes: [1, 2] }, 10, p), { action: "restart", attempt: 2, delayMs: 200 });
-    assert.deepEqual(restartVerdict({ attempt: 3, restartTimes: [1, 2, 3] }, 10, p), { action: "escalate", restarts: 3, windowMs: 10_000 });
+    // restart.coolDownMs (default 300000): the escalation says when the slow retry comes.
+    assert.deepEqual(restartVerdict({ attempt: 3, restartTimes: [1, 2, 3] }, 10, p), { action: "escalate", restarts: 3, windowMs: 10_000, retryInMs: 300_000 });
+  });
+  it("given coolDownMs 0, a crash loop stops restarts for good; given a worker cooling down, each try waits coolDownMs without re-counting the breaker", () => {
+    assert.deepEqual(restartVerdict({ attempt: 3, restartTimes: [1, 2, 3] }, 10, { ...p, coolDownMs: 0 }), { action: "escalate", restarts: 3, windowMs: 10_000 });
+    assert.deepEqual(restartVerdict({ attempt: 4, restartTimes: [1, 2, 3, 4], coolingDown: true }, 10, { ...p, coolDownMs: 5_000 }), { action: "restart", attempt: 4, delayMs: 5_000, coolDown: true });
+    assert.equal(RestartPolicySchema.parse({}).coolDownMs, 300_000);
   });
 });
 

@@ -33,7 +33,9 @@ export function afterStable(h: RestartHistory): RestartHistory {
  */
 export function reflexOnExit(h: RestartHistory, now: number, p: RestartPolicy): { verdict: RestartVerdict; next: RestartHistory } {
   if (h.flapping) return { verdict: { action: "escalate", restarts: restartsWithin(h.restartTimes, now, p.windowMs), windowMs: p.windowMs }, next: h };
-  const verdict = restartVerdict(h, now, p);
+  // coolDownMs 0: the reflex does not run the cool-down retries after a crash loop (yet); it stops, as
+  // before, and the decider's escalation records that (docs/degraded-mode.md).
+  const verdict = restartVerdict(h, now, { ...p, coolDownMs: 0 });
   return { verdict, next: verdict.action === "restart" ? afterRestart(h, now, REFLEX_REQUESTER) : { ...h, flapping: true } };
 }
 
