@@ -11,6 +11,8 @@ export class ExecutedCommands {
   private constructor(
     private readonly db: Level<string, string>,
     private readonly clock: Clock,
+    /** Every id the store holds: read once at open, so `has` needs no trip to the disk's thread pool (the recovery path, issue 13). */
+    private readonly known: Set<string>,
   ) {}
 
   static async open(dir: string, keepMs: number, clock: Clock = systemClock): Promise<ExecutedCommands> {
@@ -18,18 +20,23 @@ export class ExecutedCommands {
     await db.open();
     const now = clock.now();
     const old: string[] = [];
-    for await (const [k, v] of db.iterator()) if (now - Number(v) > keepMs) old.push(k);
+    const known = new Set<string>();
+    for await (const [k, v] of db.iterator()) {
+      if (now - Number(v) > keepMs) old.push(k);
+      else known.add(k);
+    }
     if (old.length) await db.batch(old.map((key) => ({ type: "del" as const, key })));
-    return new ExecutedCommands(db, clock);
+    return new ExecutedCommands(db, clock, known);
   }
 
   async has(id: string): Promise<boolean> {
-    return (await this.db.get(id)) !== undefined;
+    return this.known.has(id);
   }
 
   /** Synced before the command runs: after a power cut an executed command is still known (at most once). */
   async add(id: string): Promise<void> {
     await this.db.put(id, String(this.clock.now()), { sync: true });
+    this.known.add(id);
   }
 
   close(): Promise<void> {
