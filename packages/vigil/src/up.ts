@@ -7,6 +7,7 @@ import { startSystemdNotify } from "./sd-notify.js";
 import { findNatsServer, freeBytes, keepEmbeddedNats, storeDurability, withJetStreamLines, type EmbeddedNats } from "./embedded-nats.js";
 import { startDurabilityBarrier } from "./durability-barrier.js";
 import { formatEvent } from "./format.js";
+import { feedLine, upLine, upOutputFormat } from "./up-output.js";
 import { consoleBanner } from "./console-info.js";
 import { DEMO_CONFIG, runtimeFile, serviceMain, SERVICES, type ServiceName } from "./paths.js";
 import { startLocalSink } from "./local-sink.js";
@@ -33,7 +34,9 @@ interface ManagedService {
   stopping: boolean;
 }
 
-const say = (msg: string) => process.stdout.write(`vigil: ${msg}\n`);
+/** Text in a terminal or a pipe, JSON lines under journald (up-output.ts, docs/unattended.md). */
+const OUTPUT = upOutputFormat(process.env);
+const say = (msg: string) => process.stdout.write(upLine(OUTPUT, msg));
 
 /**
  * Runs Vigil on this machine: an embedded nats-server (unless a URL is given), each service as its
@@ -208,7 +211,7 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
   const feed = o.quiet
     ? undefined
     : await tailEvents(nc, { stream: config.stream.name, filter: `vigil.${config.device}.>`, from: "new" }, (e) => {
-        if (o.all || !isRoutine(e)) process.stdout.write(`${formatEvent(e)}\n`);
+        if (o.all || !isRoutine(e)) process.stdout.write(feedLine(OUTPUT, formatEvent(e), e));
       });
 
   const alive = (c?: ChildProcess) => !!c && c.exitCode === null && c.signalCode === null;
