@@ -135,7 +135,9 @@ comparisons are within a run):
    a redelivery to the same process is caught in memory, and a restarted supervisor supersedes every
    decider restart for a crash before its boot, so it still runs at most once
    (commands-record.int.test.ts). Every other command is still recorded before it runs. After: p50
-   0.26 ms, p90 1.7 ms from the has-check to the spawn step.
+   0.26 ms, p90 1.7 ms from the has-check to the spawn step. The has-check itself was a level get
+   through Node's thread pool (p50 0.2–0.7 ms, p90 6–13 ms under load); the ids are now also held in
+   memory, read once at open (local-state.ts).
 3. **The pid registry was written synchronously in the exit's own tick** (writeFileSync + rename,
    1.7–2 ms of CPU per restart in the profile, more when the journal is busy), and nats.js sends in a
    microtask after that tick: the exit event waited for it. The registry is now written in the next
