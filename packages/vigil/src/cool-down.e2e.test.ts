@@ -57,4 +57,43 @@ describe("crash loop with restart.coolDownMs (vigil up)", () => {
       await srv.cleanup();
     }
   });
+
+  it("given an escalated incident (coolDownMs 0), when an operator runs vigil ack, then the decider closes it as acknowledged and vigil status no longer lists it", async () => {
+    const srv = await startNatsServer();
+    const cfg = writeConfig({
+      device: "ack",
+      workers: [{ name: "broken", command: "sh", args: ["-c", "exit 3"], restart: { backoffBaseMs: 50, backoffCapMs: 100, maxRestarts: 2, windowMs: 60_000, coolDownMs: 0 } }],
+    });
+    const nc = await connectBus({ url: srv.url }, "test");
+    const vigil = await vigilUp(cfg, srv.url);
+    const events = await watchEvents(nc);
+    try {
+      const escalated = await events.waitFor("crash-loop escalation", (e) => is(e, "dec.incident.escalated"), 30_000);
+      const incident = escalated.incident!;
+      // The gateway answers from the decider's snapshot: retry until it has seen the escalation.
+      let ack = await runVigil(["ack", incident, "--reason", "known issue", "--config", cfg], { VIGIL_NATS_URL: srv.url });
+      for (let i = 0; i < 50 && ack.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        ack = await runVigil(["ack", incident, "--reason", "known issue", "--config", cfg], { VIGIL_NATS_URL: srv.url });
+      }
+      assert.equal(ack.code, 0, ack.stderr);
+      const acked = await events.waitFor("acknowledged", (e) => is(e, "dec.incident.acknowledged") && e.incident === incident, 15_000);
+      assert.ok(is(acked, "dec.incident.acknowledged"));
+      assert.match(acked.data.reason, /known issue/);
+      const again = await runVigil(["ack", incident, "--config", cfg], { VIGIL_NATS_URL: srv.url });
+      for (let i = 0; i < 50; i++) {
+        const st = JSON.parse((await runVigil(["status", "--json", "--config", cfg], { VIGIL_NATS_URL: srv.url })).stdout || "{}");
+        if ((st.incidents ?? []).some((x: { id: string; closedAt?: string }) => x.id === incident && x.closedAt)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const text = await runVigil(["status", "--config", cfg], { VIGIL_NATS_URL: srv.url });
+      assert.doesNotMatch(text.stdout, new RegExp(incident.slice(0, 8) + "[^\\n]*escalated"), text.stdout);
+      assert.ok(again.code !== 0 || /acknowledged/.test(again.stdout), "a second ack is refused once closed, or accepted before the gateway saw the close");
+    } finally {
+      await events.close();
+      await vigil.stop();
+      await nc.close();
+      await srv.cleanup();
+    }
+  });
 });

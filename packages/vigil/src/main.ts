@@ -6,6 +6,7 @@ import { events } from "./events.js";
 import { status } from "./status.js";
 import { up } from "./up.js";
 import { workerCommand, WORKER_COMMANDS, type WorkerCommand } from "./command.js";
+import { ackIncident } from "./ack.js";
 import { replayIncident } from "./replay.js";
 import { token } from "./token.js";
 import { fleet } from "./fleet.js";
@@ -33,6 +34,9 @@ Commands:
   restart|pause|resume|kill|start|stop <worker>
              Send a command to a declared worker through the gateway and print the outcome. A worker
              stopped with 'vigil stop' stays stopped (crashes, reloads, restarts) until 'vigil start'.
+  ack <incident> [--reason text]
+             Acknowledge an open or escalated incident (operator token, through the gateway): the
+             decider closes it; a worker in cool-down (restart.coolDownMs) keeps being retried.
   reload [--dry-run]
              Re-read and validate vigil.yaml of the running 'vigil up' (a bad one changes nothing:
              exit 2, naming the field), then apply only what changed: start added workers, stop
@@ -160,6 +164,10 @@ async function main(argv: string[]): Promise<number> {
     if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" for 'logs'. Run 'vigil help' for usage.`);
     return logs(rest[0], { config: v.config, dataDir: v["data-dir"], follow: v.follow, since: v.since, lines: v.lines, json: v.json });
   }
+  if (command === "ack") {
+    if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" for 'ack'. Run 'vigil help' for usage.`);
+    return ackIncident(rest[0], { ...gwTarget, reason: v.reason });
+  }
   if ((WORKER_COMMANDS as readonly string[]).includes(command) || command === "replay") {
     if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}" for '${command}'. Run 'vigil help' for usage.`);
     if (command === "replay") {
@@ -197,7 +205,7 @@ async function main(argv: string[]): Promise<number> {
     case "incidents":
       return incidents(gwTarget);
     default:
-      throw new UsageError(`unknown command "${command}". Commands: up, status, events, logs, workers, incidents, replay, restart, pause, resume, kill, start, stop, reload, token, fleet, bus-auth, install, uninstall, alerts, help.`);
+      throw new UsageError(`unknown command "${command}". Commands: up, status, events, logs, workers, incidents, replay, ack, restart, pause, resume, kill, start, stop, reload, token, fleet, bus-auth, install, uninstall, alerts, help.`);
   }
 }
 

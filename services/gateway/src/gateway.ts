@@ -1,4 +1,4 @@
-import { DEFAULT_HYSTERESIS, HEALTH_METRICS, LOCAL_TOKEN_NAME, hashToken, resolveThreshold, type HealthMetric, type Threshold, type EventWithSeq, type GatewayToken, type Logger, type NatsConnection, type Publisher, type VigilConfig, type VigilEvent } from "@vigil/events";
+import { DEFAULT_HYSTERESIS, HEALTH_METRICS, LOCAL_TOKEN_NAME, hashToken, isOpenIncident, resolveThreshold, type HealthMetric, type Threshold, type EventWithSeq, type GatewayToken, type Logger, type NatsConnection, type Publisher, type VigilConfig, type VigilEvent } from "@vigil/events";
 import type { WebSocket } from "ws";
 import type { Principal } from "./auth.js";
 import type { Hub } from "./hub.js";
@@ -40,6 +40,8 @@ export type CommandResult =
   | { ok: true; command: { id: string; seq?: number; action: CommandAction; worker: string; requestedBy: string } }
   | { ok: false; code: ErrorCode; message: string; retryAfterMs?: number };
 
+export type AckResult = { ok: true; command: { id: string; seq?: number; incident: string; requestedBy: string } } | { ok: false; code: ErrorCode; message: string; retryAfterMs?: number };
+
 /** What HTTP handlers and WebSocket sessions share: the bus view, the tokens, and the actions. */
 export interface Gateway {
   nc: NatsConnection;
@@ -51,6 +53,8 @@ export interface Gateway {
   subscriptions: { n: number };
   stateView(): StateView;
   sendCommand(p: Principal, action: CommandAction, worker: string, reason?: string): Promise<CommandResult>;
+  /** `vigil ack <incident>`: operators only, an open (or escalated) incident only; the decider closes it. */
+  ackIncident(p: Principal, id: string, reason?: string): Promise<AckResult>;
   /** An incident the decider knows (own properties only: ids like `__proto__` are not found). */
   incident(id: string): IncidentView | undefined;
   /**
@@ -129,6 +133,23 @@ export function createGateway(deps: { nc: NatsConnection; config: VigilConfig; h
       const command: { id: string; seq?: number; action: CommandAction; worker: string; requestedBy: string } = { id: published.event.id, action, worker, requestedBy: p.name };
       if (published.seq !== undefined) command.seq = published.seq;
       return { ok: true, command };
+    },
+    async ackIncident(p, id, reason) {
+      if (p.role !== "operator") {
+        refuse("forbidden");
+        return { ok: false, code: "forbidden", message: `${p.name} is a ${p.role}: only operators acknowledge incidents` };
+      }
+      const inc = ownEntry(hub.snapshot()?.state.incidents, id);
+      if (!inc) return { ok: false, code: "not_found", message: `no incident ${id} in the decider's state` };
+      if (!isOpenIncident(inc)) return { ok: false, code: "bad_request", message: `incident ${id} is already closed (${inc.status}${inc.acknowledgedBy ? `, acknowledged by ${inc.acknowledgedBy}` : ""})` };
+      const r = limiter.take(p.name);
+      if (!r.ok) {
+        refuse("rate_limited");
+        return { ok: false, code: "rate_limited", message: `too many commands from ${p.name}: try again in ${r.retryAfterMs} ms`, retryAfterMs: r.retryAfterMs };
+      }
+      const published = await publisher.emit("cmd.incident.ack", { incident: id, requestedBy: p.name, ...(reason ? { reason } : {}) }, { incident: id });
+      log.info({ command: published.event.id, incident: id, requestedBy: p.name }, "incident acknowledged");
+      return { ok: true, command: { id: published.event.id, incident: id, requestedBy: p.name, ...(published.seq !== undefined ? { seq: published.seq } : {}) } };
     },
     incident(id) {
       return ownEntry(hub.snapshot()?.state.incidents, id);

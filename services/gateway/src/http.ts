@@ -173,6 +173,16 @@ export function createHttpHandler(gw: Gateway, log: Logger) {
       if (r.events.length === 0 && !gw.incident(inc[1]!)) return fail(res, "not_found", `no incident ${inc[1]}`);
       return json(res, 200, { incident: r.incident, events: r.events.map(consoleEvent) });
     }
+    const ack = /^\/api\/incidents\/([A-Za-z0-9_-]{1,128})\/ack$/.exec(path);
+    if (ack) {
+      if (method !== "POST") return fail(res, "bad_request", "POST {reason?} to acknowledge the incident", { Allow: "POST" });
+      const body = await readJsonBody(req, cfg.gateway.maxFrameBytes);
+      const reason = body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>).reason : undefined;
+      if (reason !== undefined && (typeof reason !== "string" || reason.length > 1024)) return fail(res, "bad_request", "reason: a string of at most 1024 characters");
+      const r = await gw.ackIncident(who, ack[1]!, reason as string | undefined);
+      if (!r.ok) return fail(res, r.code, r.message, retryAfter(r.retryAfterMs));
+      return json(res, 202, { command: r.command });
+    }
     const logsOf = /^\/api\/logs\/(.+)$/.exec(path);
     if (logsOf && method === "GET") return serveLogs(res, gw, who, logsOf[1]!, url.searchParams);
     if (path === "/api/events" && method === "GET") {
