@@ -58,7 +58,7 @@ describe("network-reattach policy", () => {
 });
 
 describe("containers under crash-restart", () => {
-  const { at: at2, given: given2 } = scenario({ containers: [{ name: "plc", image: "plc:1", restart: { backoffBaseMs: 50, maxRestarts: 2 } }] });
+  const { at: at2, given: given2 } = scenario({ containers: [{ name: "plc", image: "plc:1", restart: { backoffBaseMs: 50, maxRestarts: 2, coolDownMs: 0 } }] });
   const started = (ms: number, pid: number): VigilEvent => at2(ms, "obs.worker.started", { worker: "plc", pid, command: "plc:1", containerId: "c1" });
   it("given a running container, when docker kills it, then it is restarted like a process", () => {
     given2(started(0, 10))
