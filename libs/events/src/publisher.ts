@@ -42,7 +42,7 @@ export interface PublisherOptions {
   /** Per-publish acknowledgement timeout. */
   timeoutMs?: number;
   /**
-   * Hold every event in the outbox (written with sync before it is sent) until the durability barrier
+   * Hold every event in the outbox (written with sync as it is sent; publish() resolves once both are done) until the durability barrier
    * says its stream sequence is on disk. Default: on when `VIGIL_DURABILITY=barrier` (set by `vigil up`
    * for its services) and there is an outbox; off otherwise (the JetStream ack is then all there is).
    */
