@@ -5,7 +5,7 @@
  * for one threshold setting. Every detector learns only from what came before each sample; the first
  * `from` samples (NAB's probationary 15 %) are its warm-up and are not scored.
  */
-import { AnomalyDetector, allFeatures } from "@vigil/health";
+import { AnomalyDetector, allFeatures, gateAlerts } from "@vigil/health";
 
 export interface Detector<S, T> {
   name: string;
@@ -133,7 +133,12 @@ type VigilStructure = { windowSamples: number; features: "level" | "change" };
  */
 const vigilFeatures = (f: VigilStructure["features"]) => allFeatures(["value"]).filter((x) => (f === "level" && x.kind === "value") || x.kind === "std8" || x.kind === "drift32");
 
-export function vigilDetector(settings: { warmupSamples: number; windowSamples: number; retrainEvery: number; trees: number }): Detector<VigilStructure, { threshold: number; noveltyZ: number; rangeMargin: number }> {
+/** Refractory periods tried (services/health/src/alert-episodes.ts): 0 = every flagged sample alerts; 288 = a day of 5-minute samples. */
+const REFRACTORY_SAMPLES = [0, 12, 36, 72, 144, 288, 576];
+
+type VigilThreshold = { threshold: number; noveltyZ: number; rangeMargin: number; refractorySamples: number };
+
+export function vigilDetector(settings: { warmupSamples: number; windowSamples: number; retrainEvery: number; trees: number }): Detector<VigilStructure, VigilThreshold> {
   return {
     name: "Vigil (isolation forest + novelty and range rules)",
     structures: [
@@ -142,9 +147,11 @@ export function vigilDetector(settings: { warmupSamples: number; windowSamples: 
       { windowSamples: 2016, features: "change" },
     ],
     // threshold 1.01: the forest score never reaches it (the forest rule off).
-    thresholds: [0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 1.01].flatMap((threshold) => [0, 8, 16, 32, 64].flatMap((noveltyZ) => [RANGE_OFF, 0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 3].map((rangeMargin) => ({ threshold, noveltyZ, rangeMargin })))),
+    thresholds: REFRACTORY_SAMPLES.flatMap((refractorySamples) =>
+      [0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 1.01].flatMap((threshold) => [0, 8, 16, 32, 64].flatMap((noveltyZ) => [RANGE_OFF, 0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 3].map((rangeMargin) => ({ threshold, noveltyZ, rangeMargin, refractorySamples })))),
+    ),
     score(values, from, { windowSamples, features }) {
-      const d = new AnomalyDetector(["value"], { ...settings, windowSamples, warmupSamples: Math.max(settings.warmupSamples, Math.min(from, windowSamples)), threshold: 0.99, noveltyZ: 0 }, vigilFeatures(features));
+      const d = new AnomalyDetector(["value"], { ...settings, windowSamples, warmupSamples: Math.max(settings.warmupSamples, Math.min(from, windowSamples)), threshold: 0.99, noveltyZ: 0, refractorySamples: 0 }, vigilFeatures(features));
       const score: number[] = [];
       const dev: number[] = [];
       const excess: number[] = [];
@@ -156,6 +163,12 @@ export function vigilDetector(settings: { warmupSamples: number; windowSamples: 
       }
       return [score, dev, excess];
     },
-    alerts: ([score, dev, excess], t) => score!.map((s, i) => s >= t.threshold || (t.noveltyZ > 0 && dev![i]! >= t.noveltyZ) || (t.rangeMargin !== RANGE_OFF && excess![i]! > t.rangeMargin)),
+    // The rules as AnomalyDetector applies them, then its refractory gate (the same class), so a tuned
+    // setting scores exactly what the service would report with it.
+    alerts: ([score, dev, excess], t) =>
+      gateAlerts(
+        score!.map((s, i) => s >= t.threshold || (t.noveltyZ > 0 && dev![i]! >= t.noveltyZ) || (t.rangeMargin !== RANGE_OFF && excess![i]! > t.rangeMargin)),
+        t.refractorySamples,
+      ),
   };
 }

@@ -53,6 +53,10 @@ export const AnomalySchema = z
     trees: z.number().int().min(10).max(500).default(100),
     /** Also report a feature this many standard deviations from its training mean (what the forest cannot extrapolate); 0 turns it off. */
     noveltyZ: z.number().min(0).default(16),
+    /** Also report a feature beyond its training [min, max] by more than this share of that range; absent: off. */
+    rangeMargin: z.number().min(0).optional(),
+    /** One alert per episode: after a reported anomaly, hold back flagged samples for this many samples (0: report every one). */
+    refractorySamples: z.number().int().min(0).default(0),
   })
   .strict()
   .superRefine((a, ctx) => {

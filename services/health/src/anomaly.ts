@@ -1,4 +1,5 @@
 import { IsolationForest } from "ml-isolation-forest";
+import { RefractoryGate } from "./alert-episodes.js";
 import { featureNames, FeatureExtractor, type FeatureSpec } from "./features.js";
 
 export interface AnomalySettings {
@@ -15,6 +16,11 @@ export interface AnomalySettings {
    * out, so "more extreme than anything in the window" is the sharper test of what the forest cannot see.
    */
   rangeMargin?: number;
+  /**
+   * One alert per episode: after a reported anomaly, flagged samples in the next this many samples
+   * are not reported (`anomalous` false, `held` true); 0 or undefined reports every flagged sample.
+   */
+  refractorySamples?: number;
 }
 
 /** The features the health service scores (docs/health.md; chosen with the health benchmark). */
@@ -36,8 +42,10 @@ export interface Scored {
   deviation: number;
   /** How far the sample's most out-of-range feature lies beyond its training [min, max], as a share of that range (0 inside). */
   rangeExcess: number;
-  /** score ≥ threshold, |deviation| ≥ noveltyZ, or rangeExcess > rangeMargin. */
+  /** score ≥ threshold, |deviation| ≥ noveltyZ, or rangeExcess > rangeMargin, and not held back by the refractory period. */
   anomalous: boolean;
+  /** A rule flagged the sample but it fell within the refractory period after the last reported anomaly. */
+  held?: boolean;
   /** Which rule flagged it. */
   by?: "forest" | "novelty" | "range";
 }
@@ -58,6 +66,7 @@ export class AnomalyDetector {
   private forest: IsolationForest | undefined;
   private stats: { mean: number[]; std: number[]; min: number[]; max: number[] } | undefined;
   private sinceTrain = 0;
+  private readonly gate: RefractoryGate;
 
   constructor(
     metrics: readonly string[],
@@ -66,6 +75,7 @@ export class AnomalyDetector {
   ) {
     this.extractor = new FeatureExtractor(metrics, features);
     this.names = featureNames(features);
+    this.gate = new RefractoryGate(s.refractorySamples ?? 0);
   }
 
   get trained(): boolean {
@@ -91,12 +101,15 @@ export class AnomalyDetector {
       const byForest = score >= this.s.threshold;
       const byNovelty = this.s.noveltyZ > 0 && Math.abs(dev) >= this.s.noveltyZ;
       const byRange = this.s.rangeMargin !== undefined && rangeExcess > this.s.rangeMargin;
+      const flagged = byForest || byNovelty || byRange;
+      const reported = this.gate.admit(flagged);
       scored = {
         score,
         feature: this.names[best] ?? "?",
         deviation: Math.max(-1e6, Math.min(1e6, dev)),
         rangeExcess: Math.min(1e6, rangeExcess),
-        anomalous: byForest || byNovelty || byRange,
+        anomalous: reported,
+        ...(flagged && !reported ? { held: true } : {}),
         ...(byForest ? { by: "forest" as const } : byNovelty ? { by: "novelty" as const } : byRange ? { by: "range" as const } : {}),
       };
     }

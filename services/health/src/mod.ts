@@ -5,6 +5,7 @@ export { stepThreshold, ThresholdTracker, type Level, type Transition } from "./
 export { runProbe, stepProbe, initialProbeState, type ProbeResult, type ProbeState } from "./probes.js";
 export { ProbeRunner } from "./probe-runner.js";
 export { AnomalyDetector, DEFAULT_FEATURES, type AnomalySettings, type Scored } from "./anomaly.js";
+export { RefractoryGate, gateAlerts } from "./alert-episodes.js";
 export { FeatureExtractor, featureNames, allFeatures, type FeatureSpec } from "./features.js";
 export { trackWorkers, pidsFromSnapshot, type WorkerPids } from "./workers.js";
 export * from "./procfs.js";
