@@ -105,8 +105,7 @@ export async function deploy(nc: NatsConnection, file: string | undefined, fleet
   const kv = await new Kvm(nc).create(ROLLOUT_BUCKET, { history: 5 });
   const key = `v${d.version}`;
   const saved = await kv.get(key);
-  const state: { version: number; stages: string[][]; stage: number; state: string; outcomes: Record<string, DeviceOutcome> } =
-    saved?.value?.length ? saved.json() : { version: d.version, stages, stage: 0, state: "running", outcomes: {} };
+  const state: RolloutState = saved?.value?.length ? saved.json() : { version: d.version, stages, stage: 0, state: "running", outcomes: {}, since: new Date().toISOString() };
   if (state.state !== "running") return say(`rollout of ${d.version} is ${state.state} (${ROLLOUT_BUCKET} ${key})`), state.state === "done" ? 0 : 1;
   for (; state.stage < state.stages.length; state.stage++) {
     const stage = state.stages[state.stage]!;
@@ -119,12 +118,14 @@ export async function deploy(nc: NatsConnection, file: string | undefined, fleet
     const bad = stage.filter((dev) => outcomes[dev] !== "healthy");
     if (bad.length) {
       state.state = "halted";
+      state.since = new Date().toISOString();
       await kv.put(key, JSON.stringify(state));
       say(`rollout of ${d.version} HALTED at stage ${state.stage + 1}: ${bad.map((x) => `${x} ${outcomes[x]}`).join(", ")}; the other devices stay on their version`);
       return 1;
     }
   }
   state.state = "done";
+  state.since = new Date().toISOString();
   await kv.put(key, JSON.stringify(state));
   say(`rollout of ${d.version} done: ${devices.length} devices healthy`);
   return 0;
@@ -165,14 +166,47 @@ export async function deviceDeployment(jsm: JetStreamManager, stream: string, de
   return { state, version: versionOf(e), since: e.time };
 }
 
+/** A staged rollout's progress as kept in VIGIL_ROLLOUTS (key `v<version>`). */
+export interface RolloutState {
+  version: number;
+  stages: string[][];
+  stage: number;
+  state: "running" | "halted" | "done";
+  outcomes: Record<string, DeviceOutcome>;
+  /** When the state last changed (ISO). */
+  since?: string;
+}
+
+/** Every staged rollout the hub remembers, oldest version first (none when no rollout ever ran: the bucket is made by the first). */
+async function rollouts(nc: NatsConnection): Promise<RolloutState[]> {
+  let kv;
+  try {
+    kv = await new Kvm(nc).open(ROLLOUT_BUCKET);
+    await kv.status();
+  } catch {
+    return [];
+  }
+  const out: RolloutState[] = [];
+  for await (const k of await kv.keys()) {
+    const e = await kv.get(k);
+    if (e?.value?.length) out.push(e.json<RolloutState>());
+  }
+  return out.sort((a, b) => a.version - b.version);
+}
+
 export async function deployments(nc: NatsConnection, stream: string, devices: string[], json: boolean): Promise<number> {
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   const rows = [];
   for (const dev of devices) rows.push({ device: dev, ...(await deviceDeployment(jsm, stream, dev)) });
-  if (json) say(JSON.stringify({ devices: rows }));
-  else {
-    say("DEVICE  VERSION  STATE        SINCE");
-    for (const r of rows) say(`${r.device.padEnd(7)} ${String(r.version ?? "-").padEnd(8)} ${r.state.padEnd(12)} ${r.since ? `${Math.round((Date.now() - Date.parse(r.since)) / 1000)}s ago (${r.since})` : "-"}`);
+  const staged = await rollouts(nc);
+  if (json) return say(JSON.stringify({ devices: rows, rollouts: staged })), 0;
+  const ago = (t?: string) => (t ? `${Math.round((Date.now() - Date.parse(t)) / 1000)}s ago (${t})` : "-");
+  say("DEVICE  VERSION  STATE        SINCE");
+  for (const r of rows) say(`${r.device.padEnd(7)} ${String(r.version ?? "-").padEnd(8)} ${r.state.padEnd(12)} ${ago(r.since)}`);
+  for (const r of staged) {
+    const bad = Object.entries(r.outcomes).filter(([, o]) => o !== "healthy").map(([d, o]) => `${d} ${o}`);
+    const where = r.state === "done" ? `${r.stages.length} stages` : `stage ${Math.min(r.stage, r.stages.length - 1) + 1}/${r.stages.length}`;
+    say(`rollout v${r.version}: ${r.state.toUpperCase()} at ${where}${bad.length ? ` (${bad.join(", ")})` : ""}, since ${ago(r.since)}`);
   }
   return 0;
 }

@@ -3,35 +3,16 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectBus, generateOperatorKey, is, signDocument, type VigilEvent } from "@vigil/events";
-import { freePort, startNatsServer, watchEvents, type EventLog, type TestNatsServer } from "@vigil/events/testing";
+import { connectBus, generateOperatorKey, is, signDocument } from "@vigil/events";
+import { freePort, watchEvents } from "@vigil/events/testing";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { runVigil, vigilUpEmbedded, writeConfig, type RunningVigil } from "./e2e-helpers.js";
+import { runVigil, vigilUpEmbedded, writeConfig } from "./e2e-helpers.js";
+import { pidOf, startHub, type Device } from "./deploy-e2e-helpers.js";
 import { remoteSubject } from "./deploy-remote.js";
 import { signedRemoteRequest } from "./deploy-cli.js";
 
 /** Deployments from the hub (docs/fleet.md): a real hub and two `vigil up` devices as leaf nodes (two, not three: a shared 2-core machine). */
-
-async function startHub(): Promise<TestNatsServer & { leafPort: number }> {
-  const leafPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "vigil-hub-"));
-  const conf = join(dir, "hub.conf");
-  writeFileSync(conf, `jetstream { domain: hub }\nleafnodes { listen: "127.0.0.1:${leafPort}" }\n`);
-  return Object.assign(await startNatsServer({ args: ["-c", conf] }), { leafPort });
-}
-
-interface Device {
-  id: string;
-  vigil: RunningVigil & { natsUrl: string };
-  nc: NatsConnection;
-  events: EventLog;
-}
-
-const pidOf = (d: Device, worker: string, after = 0): number | undefined => {
-  const e = d.events.events.filter((x) => is(x, "obs.worker.started") && (x.data as { worker: string }).worker === worker).at(-1);
-  return e && Date.parse(e.time) >= after ? (e.data as { pid: number }).pid : undefined;
-};
 
 describe("vigil fleet deploy: signed deployments, health gate, rollback, remote commands (real nats-servers, real vigil up)", () => {
   it("deploys to all, refuses bad ones, rolls a crashing one back, restarts remotely", async () => {

@@ -1,0 +1,122 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectBus, generateOperatorKey, is } from "@vigil/events";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { freePort } from "@vigil/events/testing";
+import { runVigil } from "./e2e-helpers.js";
+import { DEPLOY_STREAM, DEVICE_DEPLOY_STREAM } from "./deploy-agent.js";
+import { pidOf, startDevice, startHub, startLinkRelay, stopDevice, type Device, type LinkRelay } from "./deploy-e2e-helpers.js";
+
+/**
+ * Deployments across the fleet (docs/fleet.md): a staged rollout whose canary fails halts and leaves
+ * the other device alone; a device whose link is down during a deployment applies it when the link
+ * returns. A real hub and two `vigil up` devices; dev-2's link runs through a relay the test can cut.
+ */
+
+const version = (e: { data: unknown }) => (e.data as { version?: number }).version;
+
+describe("vigil fleet deploy across the fleet: staged rollout, link down (real nats-servers, real vigil up)", () => {
+  let hub: Awaited<ReturnType<typeof startHub>>;
+  let relay: LinkRelay;
+  let hubNc: NatsConnection;
+  const devices: Device[] = [];
+  const dir = mkdtempSync(join(tmpdir(), "vigil-deploy-stages-"));
+  const keyFile = join(dir, "operator.key");
+  const fleetCli = async (...args: string[]) => {
+    const r = await runVigil(["fleet", ...args, "--hub", hub.url]);
+    return { ...r, out: `${r.stdout}${r.stderr}` };
+  };
+  const writeDeployment = (name: string, text: string) => (writeFileSync(join(dir, name), text), join(dir, name));
+
+  before(async () => {
+    const leafPort = await freePort();
+    relay = await startLinkRelay(leafPort);
+    hub = await startHub({ leafPort, advertise: relay.hostPort });
+    hubNc = await connectBus({ url: hub.url }, "test-hub");
+    const key = generateOperatorKey();
+    writeFileSync(keyFile, key.privatePem, { mode: 0o600 });
+    devices.push(await startDevice("dev-1", `nats-leaf://127.0.0.1:${hub.leafPort}`, [key.publicKey]));
+    devices.push(await startDevice("dev-2", relay.url, [key.publicKey]));
+    assert.equal((await fleetCli("add", "dev-1", "dev-2")).code, 0);
+    for (const d of devices) {
+      await d.events.waitFor(`${d.id} uplink`, (e) => is(e, "sys.fleet.uplink") && (e.data as { state: string }).state === "connected", 30_000);
+      await d.events.waitFor(`${d.id} base started`, (e) => is(e, "obs.worker.started") && (e.data as { worker: string }).worker === "base", 30_000);
+    }
+    const v1 = writeDeployment("v1.yaml", "version: 1\ntarget: { devices: [x] }\nhealthWindowSeconds: 2\nworkers:\n  - { name: filter, command: sleep, args: ['600'] }\n");
+    const r = await fleetCli("deploy", v1, "--to", "dev-1,dev-2", "--key", keyFile, "--wait", "90");
+    assert.equal(r.code, 0, r.out);
+  });
+
+  after(async () => {
+    for (const d of devices) await stopDevice(d);
+    await hubNc?.close().catch(() => undefined);
+    await relay?.cut();
+    await hub?.stop();
+  });
+
+  it("a staged rollout whose canary crash-loops halts: the canary rolls back, the other device never changes", async () => {
+    const [d1, d2] = devices as [Device, Device];
+    const pidsBefore = ["base", "safety", "filter"].map((w) => pidOf(d2, w));
+    const v2 = writeDeployment("v2.yaml", "version: 2\ntarget: { devices: [x] }\nhealthWindowSeconds: 20\nworkers:\n  - { name: filter, command: sleep, args: ['600'] }\n  - { name: crasher, command: sh, args: ['-c', 'sleep 0.5; exit 3'] }\n");
+    const r = await fleetCli("deploy", v2, "--to", "dev-1,dev-2", "--key", keyFile, "--canary", "1", "--then", "100%");
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /stage 1\/2: dev-1/);
+    assert.match(r.out, /dev-1: rolled-back/);
+    assert.match(r.out, /HALTED at stage 1/);
+    assert.doesNotMatch(r.out, /stage 2\/2/);
+    assert.doesNotMatch(r.out, /dev-2: deployment 2 published/);
+    const rb = await d1.events.waitFor("dev-1 rolled back", (e) => is(e, "dec.deployment.rolled-back"), 30_000);
+    assert.equal((rb.data as { to: number }).to, 1);
+
+    // dev-2: not a single event about version 2, the same pids, still on version 1.
+    assert.equal(d2.events.events.filter((e) => e.type.includes(".deployment.") && version(e) === 2).length, 0, "dev-2 never heard of version 2");
+    assert.deepEqual(["base", "safety", "filter"].map((w) => pidOf(d2, w)), pidsBefore, "dev-2's workers kept their pids");
+    assert.equal(pidOf(d2, "crasher"), undefined);
+
+    const listing = await fleetCli("deployments", "--json");
+    assert.equal(listing.code, 0, listing.out);
+    const shown = JSON.parse(listing.stdout) as { devices: Array<{ device: string; state: string; version: number }>; rollouts: Array<{ version: number; state: string; stage: number; outcomes: Record<string, string> }> };
+    assert.deepEqual(shown.devices.map((x) => `${x.device} ${x.state}/${x.version}`), ["dev-1 rolled-back/2", "dev-2 healthy/1"]);
+    assert.deepEqual(shown.rollouts.map((x) => [x.version, x.state, x.stage, x.outcomes]), [[2, "halted", 0, { "dev-1": "rolled-back" }]]);
+    const text = await fleetCli("deployments");
+    assert.match(text.out, /rollout v2: HALTED at stage 1\/2 \(dev-1 rolled-back\)/);
+
+    // Running the same command again does not resume a halted rollout.
+    const again = await fleetCli("deploy", v2, "--to", "dev-1,dev-2", "--key", keyFile, "--canary", "1", "--then", "100%");
+    assert.equal(again.code, 1, again.out);
+    assert.match(again.out, /rollout of 2 is halted/);
+  });
+
+  it("a device whose link is down during a deployment applies it when the link returns", async () => {
+    const d2 = devices[1]!;
+    const basePid = pidOf(d2, "base");
+    const inbox = async () => (await jetstreamManager(d2.nc, { checkAPI: false })).streams.info(DEVICE_DEPLOY_STREAM);
+    const heldBefore = (await inbox()).state.messages;
+    const cutAt = Date.now();
+    await relay.cut();
+    await d2.events.waitFor("dev-2 uplink down", (e) => is(e, "sys.fleet.uplink") && (e.data as { state: string }).state === "disconnected" && Date.parse(e.time) >= cutAt - 1000, 30_000);
+
+    const v3 = writeDeployment("v3.yaml", "version: 3\ntarget: { devices: [x] }\nhealthWindowSeconds: 2\nworkers:\n  - { name: filter, command: sleep, args: ['600'] }\n  - { name: late, command: sleep, args: ['600'] }\n");
+    const r = await fleetCli("deploy", v3, "--to", "dev-2", "--key", keyFile);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /dev-2: deployment 3 published on deploy\.dev-2/);
+    // While the link is down the deployment waits in the hub's stream: nothing reached the device.
+    const held = await (await jetstreamManager(hubNc, { checkAPI: false })).streams.getMessage(DEPLOY_STREAM, { last_by_subj: "deploy.dev-2" });
+    assert.equal((JSON.parse(held!.string()) as { body: { version: number } }).body.version, 3);
+    assert.equal((await inbox()).state.messages, heldBefore, "the device's inbox got nothing while its link was down");
+    assert.equal(d2.events.events.filter((e) => e.type.includes(".deployment.") && version(e) === 3).length, 0);
+
+    const restoredAt = Date.now();
+    await relay.restore();
+    await d2.events.waitFor("dev-2 uplink back", (e) => is(e, "sys.fleet.uplink") && (e.data as { state: string }).state === "connected" && Date.parse(e.time) >= restoredAt - 1000, 30_000);
+    await d2.events.waitFor("dev-2 healthy on version 3", (e) => is(e, "dec.deployment.healthy") && version(e) === 3, 90_000);
+    assert.ok(pidOf(d2, "late", restoredAt), "late started after the link returned");
+    assert.equal(pidOf(d2, "base"), basePid, "base kept its pid");
+    const listing = JSON.parse((await fleetCli("deployments", "--json", "dev-2")).stdout) as { devices: Array<{ state: string; version: number }> };
+    assert.deepEqual(listing.devices.map((x) => `${x.state}/${x.version}`), ["healthy/3"]);
+  });
+});
