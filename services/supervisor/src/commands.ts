@@ -119,14 +119,26 @@ function supersededBecause(deps: CommandDeps, cmd: WorkerCommand, action: Worker
   const crashAt = Date.parse(cmd.time); // a decider restart's time is the time of the crash it answers
   if (crashAt < deps.bootTime) return `superseded: ${worker} was started fresh when the supervisor booted, after the crash this restart answers`;
   if (deps.degraded.refusesDeciderRestart(worker, crashAt)) return `superseded: ${worker} was restarted locally by the supervisor's reflex while degraded, for the crash this restart answers`;
+  // Someone (an operator) started it again during the decider's delay: a second restart would only interrupt that run.
+  const startedAt = deps.tally.startedAtOf(worker);
+  const status = deps.workloads.facts(worker).status;
+  if (startedAt !== undefined && startedAt > crashAt && (status === "running" || status === "paused")) return `superseded: ${worker} was started again after the crash this restart answers`;
   return undefined;
 }
 
 async function execute(deps: CommandDeps, cmd: WorkerCommand, action: WorkerAction): Promise<void> {
   const { log, emit, workloads } = deps;
   const { worker } = cmd.data;
+  // The decider's delay (its backoff, or a cool-down retry of up to restart.coolDownMs after a crash
+  // loop) is waited outside the worker's queue: an operator's command meanwhile is not held up behind
+  // it, and the checks below see what happened during the wait.
+  const waitFirst = cmd.data.requestedBy === "decider" && cmd.data.delayMs > 0;
+  if (waitFirst) {
+    await deps.executors.wait({ action: "wait", ms: cmd.data.delayMs });
+    if (deps.shutdown.stopping()) return;
+  }
   const before = workloads.facts(worker);
-  const p: Plan = plan(workloads.desired(), [before], { kind: "command", action, worker, delayMs: cmd.data.delayMs, signal: cmd.data.signal });
+  const p: Plan = plan(workloads.desired(), [before], { kind: "command", action, worker, delayMs: waitFirst ? 0 : cmd.data.delayMs, signal: cmd.data.signal });
   const meta = metaOf(cmd);
   const superseded = p.ok ? supersededBecause(deps, cmd, action) : undefined;
   if (superseded) {
