@@ -71,7 +71,8 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
 
   it("a worker that exits at once every time backs off, is marked flapping and its incident escalated: no restart storm", async () => {
     const srv = await startNatsServer();
-    const restart = { backoffBaseMs: 50, backoffFactor: 2, maxRestarts: 4, windowMs: 60_000, stableMs: 5_000 };
+    // coolDownMs 0: the stop-for-good escalation (cool-down.e2e.test.ts has the slow retries).
+    const restart = { backoffBaseMs: 50, backoffFactor: 2, maxRestarts: 4, windowMs: 60_000, stableMs: 5_000, coolDownMs: 0 };
     const cfg = writeConfig({ device: "e2e-2", workers: [{ name: "broken", command: "sh", args: ["-c", "exit 3"], restart }] });
     const vigil = await vigilUp(cfg, srv.url);
     const nc = await connectBus({ url: srv.url }, "test");
