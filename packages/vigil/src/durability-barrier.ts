@@ -39,9 +39,6 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
   const syncState = newStoreSyncState();
   let last: DurableMark | undefined;
   let lastPassAt = 0;
-  let running: Promise<DurableMark | undefined> | undefined;
-  /** The one pass queued behind the running one: every request arriving meanwhile shares it. */
-  let queued: Promise<DurableMark | undefined> | undefined;
   let stopped = false;
   let warned = false;
 
@@ -66,24 +63,12 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
       warned = true;
       return undefined;
     });
-  /** A pass that starts after this call (a request must not be answered by a pass that read last_seq before it). */
-  const runPass = (known?: StreamInfo): Promise<DurableMark | undefined> => {
-    if (!running) {
-      const p = guarded(known).finally(() => {
-        if (running === p) running = undefined;
-      });
-      return (running = p);
-    }
-    queued ??= running.then(() => {
-      queued = undefined;
-      return runPass();
-    });
-    return queued;
-  };
+  const passes = oneAtATime(guarded);
+  const runPass = passes.run;
 
   let ticking = false;
   const tick = async () => {
-    if (stopped || running || ticking) return;
+    if (stopped || passes.busy() || ticking) return;
     ticking = true;
     try {
       const info = await jsm.streams.info(o.stream);
@@ -114,9 +99,38 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
     async stop() {
       stopped = true;
       clearInterval(timer);
+      await passes.settled();
+      sub.unsubscribe();
+    },
+  };
+}
+
+/**
+ * Runs one pass at a time. A call while one runs gets the next pass, shared by every call made
+ * meanwhile: a request must not be answered by a pass that read `last_seq` before the request's event.
+ */
+export function oneAtATime<A, T>(run: (arg?: A) => Promise<T>): { run(arg?: A): Promise<T>; busy(): boolean; settled(): Promise<void> } {
+  let running: Promise<T> | undefined;
+  let queued: Promise<T> | undefined;
+  const call = (arg?: A): Promise<T> => {
+    if (!running) {
+      const p = run(arg).finally(() => {
+        if (running === p) running = undefined;
+      });
+      return (running = p);
+    }
+    queued ??= running.catch(() => undefined).then(() => {
+      queued = undefined;
+      return call();
+    });
+    return queued;
+  };
+  return {
+    run: call,
+    busy: () => running !== undefined,
+    async settled() {
       await queued?.catch(() => undefined);
       await running?.catch(() => undefined);
-      sub.unsubscribe();
     },
   };
 }
