@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { parseConfig } from "@vigil/events";
 import { gateAlerts, RefractoryGate } from "./alert-episodes.js";
 import { AnomalyDetector } from "./anomaly.js";
 
@@ -35,5 +36,17 @@ describe("alert episodes (refractory gate)", () => {
     assert.equal(second.held, true);
     for (let i = 0; i < 4; i++) d.push([100]);
     assert.equal(d.push([100])!.anomalous, true, "reported again after the period");
+  });
+
+  it("the health config carries rangeMargin and refractorySamples to the detector (off by default), and refuses a bad period", () => {
+    const defaults = parseConfig({}, { env: {} }).health.anomaly;
+    assert.equal(defaults.refractorySamples, 0);
+    assert.equal(defaults.rangeMargin, undefined);
+    const a = parseConfig({ health: { anomaly: { rangeMargin: 0.5, refractorySamples: 3, warmupSamples: 20, windowSamples: 40, threshold: 0.99, noveltyZ: 0 } } }, { env: {} }).health.anomaly;
+    const d = new AnomalyDetector(["x"], a, [{ metric: "x", kind: "value" }]);
+    for (let i = 0; i < 20; i++) d.push([10 + (i % 5)]);
+    const flags = [100, 100, 100, 100, 100].map((x) => d.push([x])!.anomalous);
+    assert.deepEqual(flags, [true, false, false, false, true]);
+    assert.throws(() => parseConfig({ health: { anomaly: { refractorySamples: -2 } } }, { env: {} }), /refractorySamples/);
   });
 });
