@@ -130,6 +130,8 @@ function answerUnanswered(s: DegradedModeState, at: number, cfg: DegradedModeCon
     histories = withEntry(histories, worker, r.next);
     if (r.verdict.action === "escalate") {
       out.push({ type: "crash-loop", worker, restarts: r.verdict.restarts, windowMs: r.verdict.windowMs, late: true });
+      // restart.coolDownMs: the slow retry after the crash loop, counted from the crash.
+      if (r.verdict.retryInMs) out.push({ type: "reflex-restart", worker, delayMs: Math.max(0, r.verdict.retryInMs - (at - u.at)), attempt: ownEntry(histories, worker)?.attempt ?? 0, late: true, ...origin(u) });
       continue;
     }
     answeredLocally = withEntry(answeredLocally, worker, u.at);
@@ -151,6 +153,8 @@ function onUnexpectedExit(s: DegradedModeState, i: Extract<DegradedModeInput, { 
       ? { type: "crash-loop", worker: i.worker, restarts: verdict.restarts, windowMs: verdict.windowMs, late: false, verdict }
       : { type: "reflex-restart", worker: i.worker, delayMs: verdict.delayMs, attempt: verdict.attempt, late: false, verdict, ...origin(i) },
   );
+  // restart.coolDownMs: the crash loop's slow retry (the exit reports the escalation, its verdict).
+  if (verdict.action === "escalate" && verdict.retryInMs) out.push({ type: "reflex-restart", worker: i.worker, delayMs: verdict.retryInMs, attempt: r.next.attempt, late: false, ...origin(i) });
   return { ...s, histories: withEntry(s.histories, i.worker, r.next) };
 }
 

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { RestartPolicySchema } from "@vigil/events";
 import { initial, isDegraded, transition, type DegradedModeConfig, type DegradedModeDecision, type DegradedModeInput, type DegradedModeState } from "./degraded-mode.js";
 
-const policy = RestartPolicySchema.parse({ backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 1000, maxRestarts: 3, windowMs: 10_000, stableMs: 5_000 });
+// coolDownMs 0: a crash loop stops for good (the cool-down case sets it).
+const policy = RestartPolicySchema.parse({ backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 1000, maxRestarts: 3, windowMs: 10_000, stableMs: 5_000, coolDownMs: 0 });
 const cfg: DegradedModeConfig = { enabled: true, afterMs: 5_000, policyOf: () => policy };
 
 /** given inputs since a boot at 0, when one more, then its decisions and the state after it */
@@ -97,6 +98,16 @@ describe("degraded mode state machine: the local reflex", () => {
     const h = [tick(5_000), exit(5_100), exit(5_200), exit(5_300)];
     const { decisions } = given(...h).when(exit(5_400));
     assert.deepEqual(decisions, [{ type: "crash-loop", worker: "sensor", restarts: 3, windowMs: 10_000, late: false, verdict: { action: "escalate", restarts: 3, windowMs: 10_000 } }]);
+  });
+
+  it("given restart.coolDownMs, when the reflex finds a crash loop, then it reports the escalation and plans the slow retry coolDownMs later", () => {
+    const slow: DegradedModeConfig = { ...cfg, policyOf: () => ({ ...policy, coolDownMs: 60_000 }) };
+    const h = [tick(5_000), exit(5_100), exit(5_200), exit(5_300)];
+    const { decisions } = given(...h).withConfig(slow).when(exit(5_400));
+    assert.deepEqual(decisions, [
+      { type: "crash-loop", worker: "sensor", restarts: 3, windowMs: 10_000, late: false, verdict: { action: "escalate", restarts: 3, windowMs: 10_000, retryInMs: 60_000 } },
+      { type: "reflex-restart", worker: "sensor", delayMs: 60_000, attempt: 3, late: false, exitId: "exit-sensor-5400", incident: "inc-5400", previousPid: 7 },
+    ]);
   });
 
   it("given a stable run after local restarts, when it crashes again, then the backoff starts over", () => {

@@ -10,7 +10,10 @@ import { countRestart, keepsRestartCount, resetWhenStable, restartsWithin, resta
 export interface RestartHistory {
   attempt: number;
   restartTimes: number[];
-  /** The reflex found a crash loop: no more local restarts until someone restarts the worker. */
+  /**
+   * The reflex found a crash loop: with restart.coolDownMs 0 no more local restarts until someone
+   * restarts the worker; otherwise one slow retry every coolDownMs until a run is stable.
+   */
   flapping: boolean;
 }
 
@@ -24,18 +27,22 @@ export function afterRestart(h: RestartHistory, at: number, requestedBy: string)
 
 /** A run lasted stableMs: the backoff starts over (the crash-loop window still counts). */
 export function afterStable(h: RestartHistory): RestartHistory {
-  return resetWhenStable(h);
+  // A stable run also ends a crash loop's cool-down (a flapping worker with coolDownMs 0 never runs).
+  return { ...resetWhenStable(h), flapping: false };
 }
 
 /**
- * The reflex's verdict on an unexpected exit at `now`, and the history after it. A worker the reflex
- * already gave up on stays given up (reported as a crash loop again, never restarted).
+ * The reflex's verdict on an unexpected exit at `now`, and the history after it, as the decider would
+ * decide (restartVerdict): a crash loop escalates, with `retryInMs` when restart.coolDownMs is set
+ * (degraded-mode.ts then plans that retry); a worker in cool-down is retried every coolDownMs; with
+ * coolDownMs 0 a worker the reflex gave up on stays given up (a crash loop again, never restarted).
  */
 export function reflexOnExit(h: RestartHistory, now: number, p: RestartPolicy): { verdict: RestartVerdict; next: RestartHistory } {
-  if (h.flapping) return { verdict: { action: "escalate", restarts: restartsWithin(h.restartTimes, now, p.windowMs), windowMs: p.windowMs }, next: h };
-  // coolDownMs 0: the reflex does not run the cool-down retries after a crash loop (yet); it stops, as
-  // before, and the decider's escalation records that (docs/degraded-mode.md).
-  const verdict = restartVerdict(h, now, { ...p, coolDownMs: 0 });
+  if (h.flapping) {
+    if (!p.coolDownMs) return { verdict: { action: "escalate", restarts: restartsWithin(h.restartTimes, now, p.windowMs), windowMs: p.windowMs }, next: h };
+    return { verdict: restartVerdict({ ...h, coolingDown: true }, now, p), next: { ...afterRestart(h, now, REFLEX_REQUESTER), flapping: true } };
+  }
+  const verdict = restartVerdict(h, now, p);
   return { verdict, next: verdict.action === "restart" ? afterRestart(h, now, REFLEX_REQUESTER) : { ...h, flapping: true } };
 }
 

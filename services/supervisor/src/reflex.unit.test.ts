@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { RestartPolicySchema } from "@vigil/events";
 import { afterRestart, afterStable, degradedState, FRESH_HISTORY, reflexOnExit, type RestartHistory } from "./reflex.js";
 
-const policy = RestartPolicySchema.parse({ backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 1000, maxRestarts: 3, windowMs: 10_000, stableMs: 5_000 });
+// coolDownMs 0: a crash loop stops for good (the cool-down cases below set it).
+const policy = RestartPolicySchema.parse({ backoffBaseMs: 100, backoffFactor: 2, backoffCapMs: 1000, maxRestarts: 3, windowMs: 10_000, stableMs: 5_000, coolDownMs: 0 });
 
 describe("degraded mode: when the supervisor is on its own", () => {
   it("given a connected bus and a decider heard within afterMs, then the decider is in charge", () => {
@@ -58,5 +59,16 @@ describe("degraded mode: the local restart reflex (the decider's backoff and bre
     const h = afterRestart(afterRestart(FRESH_HISTORY, 100, "decider"), 200, "decider");
     assert.deepEqual(reflexOnExit(afterStable(h), 300, policy).verdict, { action: "restart", attempt: 0, delayMs: 0 });
     assert.deepEqual(afterRestart(h, 300, "alice"), FRESH_HISTORY);
+  });
+  it("given restart.coolDownMs, a crash loop escalates with the retry's delay, each failed retry waits coolDownMs again, and a stable run ends it (the decider's arithmetic)", () => {
+    const slow = { ...policy, coolDownMs: 5_000 };
+    let h: RestartHistory = FRESH_HISTORY;
+    for (let i = 0; i < 3; i++) h = reflexOnExit(h, 100 * i, slow).next;
+    const loop = reflexOnExit(h, 500, slow);
+    assert.deepEqual(loop.verdict, { action: "escalate", restarts: 3, windowMs: 10_000, retryInMs: 5_000 });
+    const again = reflexOnExit(loop.next, 6_000, slow);
+    assert.deepEqual(again.verdict, { action: "restart", attempt: 3, delayMs: 5_000, coolDown: true });
+    assert.equal(again.next.flapping, true, "still cooling down");
+    assert.equal(afterStable(again.next).flapping, false);
   });
 });

@@ -77,4 +77,20 @@ describe("crash-restart: cool-down retries after an escalation", () => {
     assert.equal(decider.isInput({ subject: "vigil.d.cmd.incident.ack" }), true);
     assert.equal(decider.isInput({ subject: "vigil.d.cmd.worker.restart" }), false);
   });
+
+  it("given the supervisor's reflex found the crash loop while degraded, then the decider records its escalation and its planned retry, commands nothing, and retries itself once back", () => {
+    const reflexLoop = at(500, "obs.worker.exited", { worker: "sensor", pid: 4, code: 1, signal: null, expected: false, uptimeMs: 5, reflex: { action: "escalate", restarts: 3, windowMs: 10_000 } });
+    const h = crashLoop();
+    const incident = replay(decider, h).state.workers.sensor!.incident!;
+    const { state } = given(...h)
+      .when(reflexLoop)
+      .then([
+        decision("dec.incident.escalated", { worker: "sensor", reason: matching(/retrying every 60000 ms .* by the supervisor's local reflex/), restarts: 3, windowMs: 10_000 }, incident),
+        decision("dec.remediation.decided", { worker: "sensor", policy: "crash-restart", action: "restart", attempt: 3, delayMs: 60_000, reason: matching(/cool-down retry in 60000 ms by the supervisor's local reflex/), handledBy: "supervisor-reflex" }, incident),
+      ]);
+    assert.equal(state.workers.sensor?.coolingDown, true);
+    // The reflex's retry ran and failed again; the decider is back and answers the next exit itself.
+    const after = [...h, reflexLoop, at(60_500, "out.worker.restarted", { worker: "sensor", command: "r1", requestedBy: "supervisor-reflex", pid: 5 })];
+    assert.ok(given(...after).when(exited(60_510, 5)).names.includes("cmd.worker.restart"));
+  });
 });

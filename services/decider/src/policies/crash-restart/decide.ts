@@ -40,7 +40,10 @@ export const crashRestart: Policy = {
       // Degraded mode: the supervisor's reflex already acted on this exit (with the same arithmetic).
       // Record what it did; a command now would restart the worker a second time.
       const verdict = e.data.reflex ?? restartVerdict(w, Date.parse(e.time), ctx.restartPolicy(name));
-      const retry: number | undefined = !e.data.reflex && verdict.action === "escalate" && "retryInMs" in verdict ? Number(verdict.retryInMs) : undefined;
+      // The slow retry after a crash loop (restart.coolDownMs): commanded by the decider, or, when the
+      // reflex found the loop, planned by the reflex with the same setting (reflex.ts) and only recorded here.
+      const coolDownMs = ctx.restartPolicy(name).coolDownMs;
+      const retry: number | undefined = e.data.reflex ? (coolDownMs > 0 ? coolDownMs : undefined) : verdict.action === "escalate" && "retryInMs" in verdict ? Number(verdict.retryInMs) : undefined;
       const local = e.data.reflex ? " by the supervisor's local reflex while the decider was unreachable" : "";
       if (verdict.action === "escalate") {
         out.push(
@@ -56,7 +59,10 @@ export const crashRestart: Policy = {
           ),
         );
         // The incident stays open; the cool-down retry's delay travels in the command (the decider has no clock).
-        if (retry) out.push(...coolDownRestart(name, w.attempt, retry, `${reason}; cool-down retry after the crash-loop escalation`, incident));
+        if (retry && e.data.reflex) {
+          const note = `${reason}; cool-down retry in ${retry} ms by the supervisor's local reflex while degraded`;
+          out.push(draft("dec.remediation.decided", { worker: name, policy: CRASH_RESTART, action: "restart", attempt: w.attempt, delayMs: retry, reason: note, handledBy: REFLEX_REQUESTER }, incident));
+        } else if (retry) out.push(...coolDownRestart(name, w.attempt, retry, `${reason}; cool-down retry after the crash-loop escalation`, incident));
         return out;
       }
       if ("coolDown" in verdict && verdict.coolDown && !e.data.reflex) return [...out, ...coolDownRestart(name, verdict.attempt, verdict.delayMs, `${reason}; cool-down retry failed, next in ${verdict.delayMs} ms`, incident)];
