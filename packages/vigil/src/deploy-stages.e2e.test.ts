@@ -8,6 +8,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { freePort } from "@vigil/events/testing";
 import { runVigil } from "./e2e-helpers.js";
+import { remoteSubject } from "./deploy-remote.js";
+import { signedRemoteRequest } from "./deploy-cli.js";
 import { DEPLOY_STREAM, DEVICE_DEPLOY_STREAM } from "./deploy-agent.js";
 import { pidOf, startDevice, startHub, startLinkRelay, stopDevice, type Device, type LinkRelay } from "./deploy-e2e-helpers.js";
 
@@ -19,7 +21,7 @@ import { pidOf, startDevice, startHub, startLinkRelay, stopDevice, type Device, 
 
 const version = (e: { data: unknown }) => (e.data as { version?: number }).version;
 
-describe("vigil fleet deploy across the fleet: staged rollout, link down (real nats-servers, real vigil up)", () => {
+describe("vigil fleet deploy across the fleet: staged rollout, link down, what the link carries (real nats-servers, real vigil up)", () => {
   let hub: Awaited<ReturnType<typeof startHub>>;
   let relay: LinkRelay;
   let hubNc: NatsConnection;
@@ -118,5 +120,40 @@ describe("vigil fleet deploy across the fleet: staged rollout, link down (real n
     assert.equal(pidOf(d2, "base"), basePid, "base kept its pid");
     const listing = JSON.parse((await fleetCli("deployments", "--json", "dev-2")).stdout) as { devices: Array<{ state: string; version: number }> };
     assert.deepEqual(listing.devices.map((x) => `${x.state}/${x.version}`), ["healthy/3"]);
+  });
+
+  it("the link carries only what docs/fleet.md names: the hub cannot reach the device's events, other deployments or its JetStream writes, nor the device the hub's", async () => {
+    const d1 = devices[0]!;
+    const seen: string[] = [];
+    const subs = ["vigil.dev-1.cmd.>", "deploy.>"].map((subject) => d1.nc.subscribe(subject, { callback: (_err, m) => void seen.push(m.subject) }));
+    await d1.nc.flush();
+    hubNc.publish("vigil.dev-1.cmd.worker.restart", JSON.stringify({ worker: "base" }));
+    hubNc.publish("deploy.dev-2", "{}");
+    hubNc.publish("deploy.dev-1", "{}");
+    await assert.rejects(hubNc.request("$JS.dev-1.API.STREAM.DELETE.VIGIL_DEPLOY_IN", "", { timeout: 3000 }), "the hub cannot delete a device stream");
+    await assert.rejects(hubNc.request("$JS.dev-1.API.CONSUMER.DELETE.VIGIL_DEPLOY_IN.deployer", "", { timeout: 3000 }), "nor a device's durable");
+    await assert.rejects(hubNc.request("$JS.dev-1.API.$KV.VIGIL_DEPLOY_PROBE.k", "x", { timeout: 3000 }), "nor write its KV");
+    // What is allowed still passes, and after the messages above on the same connection (order is kept):
+    const info = JSON.parse((await hubNc.request("$JS.dev-1.API.STREAM.INFO.VIGIL", "", { timeout: 10_000 })).string()) as { config?: { name: string } };
+    assert.equal(info.config?.name, "VIGIL", "sourcing's reads of the device stream pass");
+    const state = JSON.parse((await hubNc.request(remoteSubject("dev-1"), JSON.stringify(signedRemoteRequest("dev-1", "state", undefined, { key: keyFile })), { timeout: 35_000 })).string()) as { ok: boolean };
+    assert.equal(state.ok, true, "fleet.remote.<device> passes");
+    assert.deepEqual(seen, [], "no vigil.* or deploy.* message crossed the link");
+    const jsm = await jetstreamManager(d1.nc, { checkAPI: false });
+    assert.ok(await jsm.consumers.info(DEVICE_DEPLOY_STREAM, "deployer"), "the device's stream and durable are still there");
+    assert.equal(d1.events.events.filter((e) => is(e, "cmd.worker.restart") && e.data.worker === "base").length, 0);
+
+    // Up the link: the device cannot change the hub's streams, read the fleet, or send fleet.* to other devices.
+    const hubSeen: string[] = [];
+    const hubSub = hubNc.subscribe("fleet.>", { callback: (_err, m) => void hubSeen.push(m.subject) });
+    await hubNc.flush();
+    d1.nc.publish("fleet.remote.dev-2", "{}");
+    await assert.rejects(d1.nc.request("$JS.hub.API.STREAM.DELETE.VIGIL_DEPLOY", "", { timeout: 3000 }));
+    await assert.rejects(d1.nc.request("$JS.hub.API.STREAM.MSG.GET.VIGIL_DEPLOY", JSON.stringify({ last_by_subj: "deploy.dev-2" }), { timeout: 3000 }), "nor read another device's deployment");
+    await assert.rejects(d1.nc.request("$JS.hub.API.CONSUMER.CREATE.VIGIL_FLEET", "{}", { timeout: 3000 }), "nor read every device's events");
+    const hubInfo = JSON.parse((await d1.nc.request("$JS.hub.API.STREAM.INFO.VIGIL_DEPLOY", "", { timeout: 10_000 })).string()) as { config?: { name: string } };
+    assert.equal(hubInfo.config?.name, "VIGIL_DEPLOY", "the source's reads of the hub stream pass");
+    assert.deepEqual(hubSeen, [], "fleet.* never goes up");
+    for (const sub of [...subs, hubSub]) sub.unsubscribe();
   });
 });

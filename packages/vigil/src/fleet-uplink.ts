@@ -4,14 +4,13 @@ import { join, resolve } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createPublisher, type FleetConfig, type VigilConfig } from "@vigil/events";
 import { startDeployer, type Deployer } from "./deploy-agent.js";
+import { leafLinkFilter } from "./fleet-link-filter.js";
 
 /**
  * The edge half of the fleet (docs/fleet.md): the embedded nats-server's config for a leaf node in
  * its own JetStream domain, and a watcher that reports the leaf connection as `sys.fleet.uplink`.
  */
 
-/** Vigil's own subjects never cross the leaf connection: the hub sources them through `$JS.<domain>.API`. */
-export const LEAF_DENY = ["vigil.>"];
 
 export interface LeafServerOptions {
   device: string;
@@ -50,7 +49,8 @@ export function leafServerConfig(o: LeafServerOptions): string {
     const tls = [t.ca && `ca_file: ${path(t.ca)}`, t.cert && `cert_file: ${path(t.cert)}`, t.key && `key_file: ${path(t.key)}`].filter(Boolean);
     remote.push(`      tls { ${tls.join(", ")} }`);
   }
-  remote.push(`      deny_imports: [${LEAF_DENY.map(q).join(", ")}]`, `      deny_exports: [${LEAF_DENY.map(q).join(", ")}]`);
+  const filter = leafLinkFilter(domainOf(o.device, o.fleet), o.fleet.hubDomain);
+  remote.push(`      deny_imports: [${filter.denyImports.map(q).join(", ")}]`, `      deny_exports: [${filter.denyExports.map(q).join(", ")}]`);
   return [
     "# Written by `vigil up` from vigil.yaml's fleet section at every start; edits here are lost.",
     `server_name: ${q(`vigil-${o.device}`)}`,

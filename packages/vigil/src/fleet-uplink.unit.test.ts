@@ -12,8 +12,10 @@ describe("fleet uplink: the embedded server's config", () => {
     assert.match(text, /http: "127\.0\.0\.1:8333"/);
     assert.match(text, /jetstream \{\n  store_dir: "\/data\/nats"\n  domain: "dev-1"\n\}/);
     assert.match(text, /urls: \["nats-leaf:\/\/le%20af:p%40ss@hub:7422"\]/);
-    assert.match(text, /deny_imports: \["vigil\.>"\]/);
-    assert.match(text, /deny_exports: \["vigil\.>"\]/);
+    assert.match(text, /deny_imports: \["vigil\.>", "deploy\.>", "\$JS\.dev-1\.API\.STREAM\.CREATE\.>"/);
+    assert.match(text, /deny_exports: \["vigil\.>", "deploy\.>", "fleet\.>", "\$JS\.hub\.API\.STREAM\.CREATE\.>"/);
+    assert.match(text, /"\$JS\.dev-1\.API\.\$KV\.>"/);
+    assert.match(text, /"\$JS\.hub\.API\.DIRECT\.>"/);
   });
   it("given credentials, TLS paths and a domain, then the paths resolve against the config folder and the domain is used", () => {
     const text = leafServerConfig({ device: "dev-1", port: 1, monitorPort: 2, storeDir: "/s", configDir: "/etc/vigil", fleet: fleet({ hub: "tls://hub:7422", credentials: "leaf.creds", tls: { ca: "ca.pem" }, domain: "plant-7" }) });
