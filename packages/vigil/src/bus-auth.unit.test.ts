@@ -26,7 +26,8 @@ describe("bus-auth: the embedded server's users", () => {
     assert.match(block, /user: "health", password: "pw1", permissions:/);
     assert.match(block, /"\$JS\.API\.STREAM\.INFO\.VIGIL"/);
     assert.match(block, /deny: \[[^\]]*"vigil\.\*\.cmd\.>"/);
-    assert.match(block, /subscribe: \{ allow: \["_INBOX_health\.>"\] \}/);
+    // Its own inbox, and the durability barrier's announcements (docs/durability.md).
+    assert.match(block, /subscribe: \{ allow: \["_INBOX_health\.>", "\$VIGIL\.durable\.edge-1"\] \}/);
     const conf = plainServerConfig({ device: "edge-1", port: 4333, storeDir: "/data/nats", users });
     assert.match(conf, /listen: "127\.0\.0\.1:4333"/);
     assert.match(conf, /store_dir: "\/data\/nats"/);
