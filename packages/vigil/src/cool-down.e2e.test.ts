@@ -45,6 +45,7 @@ describe("crash loop with restart.coolDownMs (vigil up)", () => {
       assert.ok(shown, "vigil status lists the escalated incident as open");
       const text = await runVigil(["status", "--config", cfg], { VIGIL_NATS_URL: srv.url });
       assert.doesNotMatch(text.stdout, /no open incidents/);
+      assert.match(text.stdout, new RegExp(`${escalated.incident!.slice(0, 8)}\\s+needsfile\\s+escalated`), text.stdout);
       // The dependency comes back: the next cool-down retry starts a run that stays up.
       writeFileSync(dep, "ok");
       const resolved = await events.waitFor("incident resolved", (e) => is(e, "dec.incident.resolved") && e.incident === escalated.incident, 30_000);

@@ -34,7 +34,7 @@ export async function status(o: TargetOptions & { json: boolean }): Promise<numb
       ) + "\n\n",
     );
     if (open.length === 0) process.stdout.write("no open incidents\n");
-    else process.stdout.write(`open incidents:\n${table(["INCIDENT", "WORKER", "OPENED", "REASON"], open.map((i) => [i.id.slice(0, 8), i.worker, ago(i.openedAt, now), i.reason]))}\n`);
+    else process.stdout.write(`open incidents:\n${table(["INCIDENT", "WORKER", "STATUS", "OPENED", "REASON"], open.map((i) => [i.id.slice(0, 8), i.worker, i.status, ago(i.openedAt, now), i.reason]))}\n`);
     return 0;
   } finally {
     await nc.close();
