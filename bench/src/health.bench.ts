@@ -273,7 +273,7 @@ async function main(): Promise<void> {
       static: { ...sq.static, ...syn.total.static, delays: undefined },
       by_kind: syn.byKind,
     },
-    anomaly_settings: { threshold: a.threshold, noveltyZ: a.noveltyZ, windowSamples: a.windowSamples, warmupSamples: a.warmupSamples, retrainEvery: a.retrainEvery, trees: a.trees },
+    anomaly_settings: { threshold: a.threshold, noveltyZ: a.noveltyZ, rangeMargin: a.rangeMargin ?? null, refractorySamples: a.refractorySamples, windowSamples: a.windowSamples, warmupSamples: a.warmupSamples, retrainEvery: a.retrainEvery, trees: a.trees },
     cost_runs: { "1s": cost1, "5s": cost5 },
     machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? "?", kernel: release(), node: process.version },
     date: new Date().toISOString(),
@@ -316,8 +316,13 @@ Vigil's detector here is services/health/src/anomaly.ts on one metric (\`value\`
 5-minute samples; the shipped 30 is meant for 5 s sampling). Its tuning grid covers the training window (720 or
 2016 samples), the features (level: value, std8, drift32; change: std8, drift32), the forest threshold (1.01 =
 forest rule off), noveltyZ and the range rule's margin (\`rangeMargin\`: a feature beyond its training
-[min, max] by more than that share of the range). The settings chosen are printed above: read them to see which
-rule carries the result. The health service's configuration does not expose \`rangeMargin\` yet (it is off there).
+[min, max] by more than that share of the range) and the refractory period (\`refractorySamples\`, 0–576: after
+an alert, flagged samples within that many samples are held back, one alert per episode —
+services/health/src/alert-episodes.ts, the same gate the service runs). The settings chosen are printed above:
+read them to see which rule carries the result. **Procedure**: the whole grid is scored on the training series
+only, the best pooled training F1 wins (first in grid order on a tie), and only that one setting is run on the
+held-out series; no held-out figure feeds any choice. Every setting is in the health config
+(\`health.anomaly.rangeMargin\`, \`health.anomaly.refractorySamples\`; docs/health.md), so a device can run what is scored here.
 
 ## Anomaly detection on synthetic device series
 

@@ -140,7 +140,7 @@ type VigilThreshold = { threshold: number; noveltyZ: number; rangeMargin: number
 
 export function vigilDetector(settings: { warmupSamples: number; windowSamples: number; retrainEvery: number; trees: number }): Detector<VigilStructure, VigilThreshold> {
   return {
-    name: "Vigil (isolation forest + novelty and range rules)",
+    name: "Vigil (isolation forest + novelty and range rules, one alert per episode)",
     structures: [
       { windowSamples: settings.windowSamples, features: "level" },
       { windowSamples: settings.windowSamples, features: "change" },
