@@ -1,5 +1,5 @@
 import { statfsSync } from "node:fs";
-import { eventName, is, parseSubject, type AnyVigilEvent, type DataOf, type DeciderState } from "@vigil/events";
+import { eventName, is, isOpenIncident, parseSubject, type AnyVigilEvent, type DataOf, type DeciderState } from "@vigil/events";
 
 /** Counters the gateway keeps from the live feed (since it started), and the latest gauges from the bus. */
 export interface Counters {
@@ -208,7 +208,8 @@ export function renderMetrics(m: MetricsInput): string {
   metric("vigil_worker_restarts_total", "counter", "Restarts the decider decided per worker (since its state began).", workers.map(([name, w]) => [{ worker: name }, w.restarts]));
   metric("vigil_worker_up", "gauge", "1 when the worker is running.", workers.map(([name, w]) => [{ worker: name }, w.status === "running" ? 1 : 0]));
   const incidents = Object.values(m.state?.incidents ?? {});
-  metric("vigil_incidents_open", "gauge", "Open incidents.", [[{}, incidents.filter((i) => i.status === "open").length]]);
+  // Escalated incidents stay open until the worker is stable again or an operator acknowledges them.
+  metric("vigil_incidents_open", "gauge", "Open incidents, escalated ones included until resolved or acknowledged.", [[{}, incidents.filter(isOpenIncident).length]]);
   metric("vigil_incidents_escalated", "gauge", "Escalated incidents among those the decider keeps.", [[{}, incidents.filter((i) => i.status === "escalated").length]]);
   hostMetrics(metric, m);
   remediationMetrics(metric, m);
