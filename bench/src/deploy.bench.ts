@@ -232,7 +232,7 @@ function report(deployMs: number[], rollbackMs: number[], rtt: number[]): void {
     "",
     `Target deploy p50 ≤ ${TARGET_P50_MS} ms: **${result.target.met ? "met" : "NOT met"}** (${dep.p50} ms). \`rollback_ms\` in deploy.json is the slowest device's.`,
     "",
-    "Where a deployment's time goes: the device's source picks the message up across the link, the deployer verifies it (ed25519), writes desired.json (fsync + rename), emits received/applying, signals the supervisor (request file + SIGHUP), which re-verifies, plans and stops the old `w` before it starts the new one. The leaf round trip is the floor of the link itself.",
+    "The path a deployment takes (described, not profiled here): the device's source picks the message up across the link, the deployer verifies it (ed25519), writes desired.json (fsync + rename), emits received/applying, signals the supervisor (request file + SIGHUP), which re-verifies, plans and stops the old `w` before it starts the new one. The leaf round trip is the floor of the link itself.",
     "",
   ].join("\n"));
   progress(`deploy p50 ${dep.p50} ms p99 ${dep.p99} ms; rollback ${rollbackMs.map((x) => x.toFixed(0)).join(", ")} ms; leaf rtt p50 ${leaf.p50} ms`);
