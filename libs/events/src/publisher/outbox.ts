@@ -1,0 +1,68 @@
+import { Level } from "level";
+
+type Op = { type: "put"; key: string; value: string } | { type: "del"; key: string };
+
+export interface Outbox {
+  db: Level<string, string>;
+  /** Puts (and deletes when holding) are grouped into one synced batch per turn of the event loop. */
+  write(ops: Op[]): Promise<void>;
+  /**
+   * Deletes of events a barrier covered: they ride with the next synced batch of puts instead of
+   * costing an fsync of their own (one per announcement, i.e. every ~25 ms under load, which slowed
+   * every put behind it), or are committed alone after `DROP_WAIT_MS` when no put comes.
+   */
+  drop(keys: string[]): Promise<void>;
+  /** Counts the events an earlier run left and moves the next key past theirs. Call once, after `db.open()`. */
+  countStored(): Promise<number>;
+  /** Keys sort in the order events were written, so a flush re-sends them in order. */
+  newKey(): string;
+}
+
+/** The longest a covered event's delete waits for a put to ride with. A delete lost in a cut only re-publishes a duplicate. */
+const DROP_WAIT_MS = 250;
+
+/** Concurrent writes share one `sync` batch: a group commit on the outbox's side. */
+export function openOutbox(dir: string): Outbox {
+  const db = new Level<string, string>(dir, { valueEncoding: "utf8" });
+  type Waiter = { ops: Op[]; done: (err?: Error) => void };
+  let waiting: Waiter[] = [];
+  let riders: Waiter[] = [];
+  let dropTimer: NodeJS.Timeout | undefined;
+  let nextKey = 0;
+  const commit = async () => {
+    const group = [...waiting, ...riders];
+    waiting = [];
+    riders = [];
+    if (dropTimer) clearTimeout(dropTimer);
+    dropTimer = undefined;
+    try {
+      await db.batch(group.flatMap((g) => g.ops), { sync: true });
+      for (const g of group) g.done();
+    } catch (err) {
+      for (const g of group) g.done(err as Error);
+    }
+  };
+  const waiter = (ops: Op[], resolve: () => void, reject: (e: Error) => void): Waiter => ({ ops, done: (err) => (err ? reject(err) : resolve()) });
+  return {
+    db,
+    write: (ops) =>
+      new Promise<void>((resolve, reject) => {
+        waiting.push(waiter(ops, resolve, reject));
+        if (waiting.length === 1) setImmediate(() => void commit());
+      }),
+    drop: (keys) =>
+      new Promise<void>((resolve, reject) => {
+        riders.push(waiter(keys.map((key) => ({ type: "del" as const, key })), resolve, reject));
+        dropTimer ??= setTimeout(() => void commit(), DROP_WAIT_MS);
+      }),
+    async countStored() {
+      let stored = 0;
+      for await (const k of db.keys()) {
+        stored++;
+        nextKey = Math.max(nextKey, Number.parseInt(k, 10) + 1);
+      }
+      return stored;
+    },
+    newKey: () => String(nextKey++).padStart(16, "0"),
+  };
+}
