@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { eventName } from "@vigil/events";
+import { eventName, is } from "@vigil/events";
 import { anyString, decision, matching, scenario } from "../../core/given.test-helper.js";
 
 const { at, given, started } = scenario({ workers: [{ name: "base", command: "x" }] });
@@ -18,11 +18,11 @@ describe("deployment policy: the health gate (clock-free, event time)", () => {
     const h = [started(0, "filter", 21), applied(100)];
     const r = given(...h).when(crashed(2_000));
     const inc = r.decisions.find((d) => eventName(d) === "dec.incident.opened")!.incident;
-    const rb = r.decisions.filter((d) => eventName(d) === "cmd.deployment.rollback");
+    const rb = r.decisions.filter((d) => is(d, "cmd.deployment.rollback"));
     assert.equal(rb.length, 1);
     assert.equal(rb[0]!.incident, inc, "the rollback runs under the incident crash-restart opened for the same exit");
     assert.equal(r.decisions.filter((d) => eventName(d) === "dec.incident.opened").length, 1);
-    assert.match((rb[0]!.data as { reason: string }).reason, /filter exited with code 1 1\.9 s into the 10 s health window of deployment 7/);
+    assert.match(rb[0]!.data.reason, /filter exited with code 1 1\.9 s into the 10 s health window of deployment 7/);
     // Decided once: the window is closed by its own decision, a heartbeat after it says nothing.
     given(...h, crashed(2_000), ...r.decisions).when(beat(20_000)).thenNothing();
   });
