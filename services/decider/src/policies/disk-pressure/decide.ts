@@ -1,13 +1,18 @@
 import { derivedId, is, workerOf, type DeciderState, type DiskPressureView, type VigilEvent } from "@vigil/events";
 import { draft, type Draft, type Policy, type PolicyContext } from "../../core/policy.js";
+import { heldByEssential } from "../../core/shedding.js";
 import { DISK_PRESSURE, diskOf } from "./state.js";
 
-/** Non-essential running workers, the most log output first (the supervisor's latest prune), then lowest priority. */
+/**
+ * Non-essential running workers, the most log output first (the supervisor's latest prune), then
+ * lowest priority; never one an essential worker depends on (core/shedding.ts).
+ */
 function topWriters(state: DeciderState, d: DiskPressureView, ctx: PolicyContext): string[] {
   const bytes = new Map((d.writers ?? []).map((w) => [w.worker, w.bytes]));
+  const held = heldByEssential(state, ctx.workers);
   return ctx.workers
     .map((w, i) => ({ w, i }))
-    .filter(({ w }) => !w.essential && workerOf(state, w.name).status === "running" && !d.paused.includes(w.name))
+    .filter(({ w }) => !w.essential && !held.has(w.name) && workerOf(state, w.name).status === "running" && !d.paused.includes(w.name))
     .sort((a, b) => (bytes.get(b.w.name) ?? 0) - (bytes.get(a.w.name) ?? 0) || a.w.priority - b.w.priority || a.i - b.i)
     .slice(0, ctx.policies.disk.pauseWorkers)
     .map(({ w }) => w.name);

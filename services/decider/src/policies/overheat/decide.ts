@@ -1,12 +1,17 @@
 import { derivedId, is, ownEntry, workerOf, type DeciderState, type VigilEvent, type WorkerConfig } from "@vigil/events";
 import { draft, type Draft, type Policy, type PolicyContext } from "../../core/policy.js";
+import { heldByEssential } from "../../core/shedding.js";
 import { OVERHEAT, overheatOf } from "./state.js";
 
-/** Non-essential workers that are running, lowest priority first (config order breaks ties). */
+/**
+ * Non-essential workers that are running, lowest priority first (config order breaks ties), except
+ * those an essential worker depends on (core/shedding.ts).
+ */
 function sheddable(state: DeciderState, ctx: PolicyContext): WorkerConfig[] {
+  const held = heldByEssential(state, ctx.workers);
   return ctx.workers
     .map((w, i) => ({ w, i }))
-    .filter(({ w }) => !w.essential && workerOf(state, w.name).status === "running")
+    .filter(({ w }) => !w.essential && !held.has(w.name) && workerOf(state, w.name).status === "running")
     .sort((a, b) => a.w.priority - b.w.priority || a.i - b.i)
     .map(({ w }) => w);
 }
@@ -43,7 +48,7 @@ export const overheat: Policy = {
     // A non-essential worker that comes back (crash restart, operator) while still hot is paused again.
     if (is(e, "out.worker.restarted") || is(e, "out.worker.started") || is(e, "obs.worker.started")) {
       const cfg = ctx.worker(e.data.worker);
-      if (!cfg || cfg.essential) return [];
+      if (!cfg || cfg.essential || heldByEssential(state, ctx.workers).has(cfg.name)) return [];
       return pause(cfg.name, `overheat: ${cfg.name} started while the device is still above ${o.recoverBelow} °C`, incident);
     }
     const value =

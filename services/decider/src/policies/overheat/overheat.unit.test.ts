@@ -23,6 +23,36 @@ const resume = (worker: string, reason: string, incident: string) => [
 ];
 const workerOfPause = (d: VigilEvent) => (is(d, "cmd.worker.pause") ? d.data.worker : "?");
 
+describe("overheat policy and dependencies", () => {
+  // control (essential) needs db; db needs cache. A dependency is never paused while an essential dependent runs.
+  const deps = scenario({
+    workers: [
+      { name: "cache", command: "x", priority: 0 },
+      { name: "db", command: "x", priority: 0, dependsOn: ["cache"] },
+      { name: "control", command: "x", essential: true, dependsOn: ["db"] },
+      { name: "uploader", command: "x", priority: 1 },
+    ],
+  });
+  const hot = deps.at(1000, "obs.health.threshold.crossed", { metric: "temperature", value: 80, above: 75, recoverBelow: 70 });
+  const running = [deps.started(0, "cache", 21), deps.started(0, "db", 22), deps.started(0, "control", 23), deps.started(0, "uploader", 24)];
+
+  it("given an essential worker that depends on db (which depends on cache), when the device overheats, then only the unrelated worker is paused", () => {
+    const reason = "overheat: 80 °C ≥ 75 °C; pausing non-essential workers (uploader) until below 70 °C";
+    deps.given(...running).when(hot).then([decision("dec.incident.opened", { worker: "uploader", reason, policy: "overheat" }, "#a"), ...pause("uploader", reason, "#a")]);
+  });
+
+  it("given the essential dependent is stopped, when the device overheats, then its dependencies are shed like any other worker", () => {
+    const stopped = deps.at(500, "obs.worker.exited", { worker: "control", pid: 23, code: 0, signal: null, expected: true, uptimeMs: 500 });
+    const r = deps.given(...running, stopped).when(hot);
+    assert.deepEqual(r.decisions.filter((d) => is(d, "cmd.worker.pause")).map(workerOfPause), ["cache", "db", "uploader"]);
+  });
+
+  it("given an overheat, when a held dependency restarts, then it is not paused", () => {
+    const restarted = deps.at(2000, "obs.worker.started", { worker: "db", pid: 31, command: "x" });
+    deps.given(...running, hot).when(restarted).thenNothing();
+  });
+});
+
 describe("overheat policy", () => {
   it("given running workers, when the temperature crosses its threshold, then non-essential ones are paused lowest priority first, as one incident (never the essential one)", () => {
     const reason = "overheat: 80 °C ≥ 75 °C; pausing non-essential workers (uploader, logger) until below 70 °C";
