@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, eventName, is, readPidStat, type VigilEvent } from "@vigil/events";
-import { nextReconnect, startNatsServer, watchEvents, type EventLog } from "@vigil/events/testing";
+import { nextReconnect, startNatsServer, until, watchEvents, type EventLog } from "@vigil/events/testing";
 import { createDecider, replay } from "@vigil/decider";
 import { loadConfig } from "@vigil/events";
 import { runVigil, vigilUp, writeConfig } from "./e2e-helpers.js";
@@ -179,8 +179,9 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
       assert.match(data<{ reason: string }>(dl).reason, /not a Vigil CloudEvent: id/);
       process.kill(pidOf(started), "SIGKILL");
       await events.waitFor("still healing", (e) => is(e, "out.worker.restarted"));
-      const info = await (await jetstreamManager(nc)).consumers.info("VIGIL", "supervisor");
-      assert.equal(info.num_ack_pending, 0, "nothing stuck unacked");
+      // Acks of one turn are written together (libs/events consumer.ts): wait for them, not a moment.
+      const jsm = await jetstreamManager(nc);
+      await until("nothing stuck unacked on the supervisor's consumer", async () => (await jsm.consumers.info("VIGIL", "supervisor")).num_ack_pending, (n) => n === 0, 10_000);
     } finally {
       await events.close();
       assert.equal(await vigil.stop(), 0, vigil.output());
