@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
-import { CLOUDEVENTS_CONTENT_TYPE, encodeEvent, makeEvent } from "@vigil/events";
+import { BUS_SERVICES, CLOUDEVENTS_CONTENT_TYPE, encodeEvent, makeEvent } from "@vigil/events";
 import { freePort, startNatsServer, type TestNatsServer } from "@vigil/events/testing";
 import { checkDelivery, checkRecovery, classifyErrors, planFaults, prng, round1, rssGrowth, type FaultKind, type LogLine, type RssSeries, type StreamEntry } from "./chaos-checks.js";
 import { allProcs, rssMb, stillAlive, vigilTree, type ProcInfo } from "./chaos-procs.js";
@@ -19,7 +19,8 @@ export const REPO = resolve(BENCH_DIR, "..");
 export const RESULTS_DIR = join(BENCH_DIR, "results");
 export const VIGIL_MAIN = join(REPO, "packages", "vigil", "dist", "main.js");
 export const SINK_MAIN = join(REPO, "packages", "sink", "dist", "main.js");
-export const SERVICES = ["decider", "supervisor", "health", "gateway", "telemetry", "netmon"] as const;
+// Every service vigil up runs (each has its own bus user).
+export const SERVICES = BUS_SERVICES;
 export const DEVICE = "chaos-001";
 export const SECRET = "chaos-secret-0123456789abcdef";
 export const WORKERS = ["crashy-a", "crashy-b"];

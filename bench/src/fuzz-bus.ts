@@ -332,9 +332,12 @@ export async function fuzzBus(
     const dl = new Map<number, number>();
     for (const a of answers) {
       if (a.type !== "io.vigil.sys.deadletter") continue;
-      const d = a.data as { consumer: string; streamSeq?: number; reason: string };
-      if (d.consumer !== name || d.streamSeq === undefined || !seqOf.has(d.streamSeq)) continue;
-      dl.set(d.streamSeq, (dl.get(d.streamSeq) ?? 0) + 1);
+      const d = a.data as { consumer: string; streamSeq?: number; streamSeqs?: number[]; reason: string };
+      if (d.consumer !== name) continue;
+      // A flood's summary dead letter names every message it refuses (streamSeqs).
+      const seqs = (d.streamSeqs ?? (d.streamSeq === undefined ? [] : [d.streamSeq])).filter((s) => seqOf.has(s));
+      if (seqs.length === 0) continue;
+      for (const s of seqs) dl.set(s, (dl.get(s) ?? 0) + 1);
       const r = d.reason.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, "N").slice(0, 70);
       reasons[r] = (reasons[r] ?? 0) + 1;
     }

@@ -64,7 +64,7 @@ export function genHttpInput(rng: Rng, t: { operator: string; viewer: string }):
       return cmd(
         body(
           rng.pick<Record<string, unknown>>([
-            { action: rng.pick(["reboot", "exec", "", 5, null, "start", "stop", "RESTART"]), worker: "ghost" },
+            { action: rng.pick(["reboot", "exec", "", 5, null, "RESTART"]), worker: "ghost" },
             { action: "restart", worker: rng.pick(["rm -rf /", "../../bin/sh", "", 5, null, "a".repeat(65), "$(id)", "a.b"]) },
             { action: "kill", worker: "ghost", reason: rng.pick([5, "r".repeat(1025), {}, null]) },
             { worker: "ghost" },
@@ -74,7 +74,7 @@ export function genHttpInput(rng: Rng, t: { operator: string; viewer: string }):
         ),
       );
     case "cmd-undeclared":
-      return cmd(body({ action: rng.pick(["restart", "pause", "resume", "kill"]), worker: `ghost-${rng.int(0, 999)}`, ...(rng.bool() ? { wait: rng.pick([true, "yes", 1]) } : {}) }), op, [404]);
+      return cmd(body({ action: rng.pick(["restart", "pause", "resume", "kill", "start", "stop"]), worker: `ghost-${rng.int(0, 999)}`, ...(rng.bool() ? { wait: rng.pick([true, "yes", 1]) } : {}) }), op, [404]);
     case "cmd-viewer":
       return cmd(body({ action: "restart", worker: `ghost-${rng.int(0, 9)}` }), viewer, [403]);
     case "cmd-huge":
@@ -106,7 +106,7 @@ export function genHttpInput(rng: Rng, t: { operator: string; viewer: string }):
     case "inherited-names": {
       const name = rng.pick(INHERITED_NAMES);
       if (rng.bool()) return { category: c, method: "GET", path: `/api/incidents/${name}`, headers: rng.bool() ? op : viewer, expect: [404] };
-      return { ...cmd(body({ action: rng.pick(["restart", "pause", "resume", "kill"]), worker: name }), op, [404]), category: c };
+      return { ...cmd(body({ action: rng.pick(["restart", "pause", "resume", "kill", "start", "stop"]), worker: name }), op, [404]), category: c };
     }
     case "events-paging":
       // Pages are capped at 10,000 (a larger limit is taken as 10,000); the per-token read budget may answer 429.

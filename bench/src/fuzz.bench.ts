@@ -20,7 +20,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { encodeEvent, ensureStream, gatewayInfoFile, hashToken, makeEvent, parseConfig } from "@vigil/events";
+import { BUS_SERVICES, encodeEvent, ensureStream, gatewayInfoFile, hashToken, makeEvent, parseConfig } from "@vigil/events";
 import { startNatsServer, watchEvents } from "@vigil/events/testing";
 import WebSocket from "ws";
 import { stringify } from "yaml";
@@ -40,7 +40,8 @@ const DEVICE = "fz-001";
 const OPERATOR = "fuzz-operator-token-0123456789abcdef";
 const VIEWER = "fuzz-viewer-token-0123456789abcdef";
 const CLIENT = "fuzz-watcher-token-0123456789abcdef";
-const SERVICES = ["decider", "supervisor", "health", "gateway", "telemetry", "netmon"];
+// Every service vigil up runs (each has its own bus user).
+const SERVICES: readonly string[] = BUS_SERVICES;
 /** The durable consumers and their filters (docs/events.md); telemetry has none while it is idle (no telemetry.url). */
 const CONSUMERS = { supervisor: `vigil.${DEVICE}.cmd.>`, decider: `vigil.${DEVICE}.>`, netmon: `vigil.${DEVICE}.cmd.net.>` };
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connectBus } from "./connect.js";
 import { ensureStream, waitForStream } from "./stream.js";
 import { createPublisher } from "./publisher.js";
@@ -136,6 +136,40 @@ describe("bus (real nats-server)", () => {
       assert.equal((dls[0]!.data as { payload: string }).payload, "{not json");
       await watch.waitFor("valid event handled", () => handled.includes("7"));
       assert.deepEqual(consumer.stats(), { handled: 1, deadLettered: 2, failed: 0 });
+      await consumer.stop();
+      await watch.close();
+    } finally {
+      await pub.close();
+      await nc.close();
+      await srv.cleanup();
+    }
+  });
+
+  it("a flood of bad payloads past the dead-letter rate: every message is accounted for by its sequence, once (one each or in a summary), and none is acked silently", async () => {
+    const srv = await startNatsServer();
+    const nc = await connectBus({ url: srv.url }, "t");
+    const pub = await createPublisher(nc, { device: "d1", source: "test", log });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await ensureStream(jsm, parseConfig({}, { env: {} }).stream);
+      const js = jetstream(nc);
+      const bad: number[] = [];
+      for (let i = 0; i < 60; i++) bad.push((await js.publish("vigil.d1.obs.worker.stable", new TextEncoder().encode(`{garbage ${i}`))).seq);
+      const watch = await watchEvents(nc, { filter: "vigil.d1.sys.deadletter" });
+      const consumer = await startConsumer(nc, { stream: "VIGIL", durable: "flood", filterSubject: "vigil.d1.obs.>", deadLetters: pub, log, deadLetterRate: 5, handler: async () => undefined });
+      const seen = new Map<number, number>();
+      const accounted = () => {
+        seen.clear();
+        for (const e of watch.events) {
+          if (!is(e, "sys.deadletter") || e.data.consumer !== "flood") continue;
+          for (const s of e.data.streamSeqs ?? (e.data.streamSeq === undefined ? [] : [e.data.streamSeq])) seen.set(s, (seen.get(s) ?? 0) + 1);
+        }
+        return seen.size;
+      };
+      await watch.waitFor("every bad payload dead-lettered", () => accounted() >= bad.length, 20_000);
+      assert.deepEqual([...seen.keys()].sort((a, b) => a - b), bad, "each refused message named by its sequence");
+      assert.ok([...seen.values()].every((n) => n === 1), "none dead-lettered twice");
+      assert.ok(watch.events.some((e) => is(e, "sys.deadletter") && (e.data.streamSeqs?.length ?? 0) > 1), "past the rate, a summary names several");
       await consumer.stop();
       await watch.close();
     } finally {

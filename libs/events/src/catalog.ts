@@ -267,6 +267,8 @@ export const CATALOG = {
     subject: z.string(),
     stream: z.string().optional(),
     streamSeq: z.number().int().optional(),
+    /** A flood's summary (libs/events dead-letters.ts): the stream sequence of every message it refuses. */
+    streamSeqs: z.array(z.number().int()).max(1_000).optional(),
     /** The original payload as text (cut to 64 KiB). */
     payload: z.string(),
   }),

@@ -34,6 +34,8 @@ export interface ConsumerOptions {
    * log line per burst. 1: each awaited and logged on its own (the old path, the benchmark's baseline).
    */
   deadLetterWindow?: number;
+  /** Dead letters one per message per second before a flood is summarised (default DEAD_LETTER_RATE). */
+  deadLetterRate?: number;
 }
 
 export interface RunningConsumer {
@@ -93,6 +95,7 @@ export async function startConsumer(nc: NatsConnection, o: ConsumerOptions): Pro
     publisher: o.deadLetters,
     log: o.log,
     window: o.deadLetterWindow,
+    ...(o.deadLetterRate ? { rate: o.deadLetterRate } : {}),
     onDeadLettered: () => stats.deadLettered++,
   });
   const deadLetter = (m: JsMsg, reason: string) => deadLetters.send(m, reason);

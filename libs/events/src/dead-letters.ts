@@ -136,7 +136,8 @@ export function createDeadLetters(o: DeadLetterOptions): DeadLetters {
     const last = batch[batch.length - 1]!.m;
     const reason = `flood over ${rate} dead letters/s: ${batch.length} messages refused together, #${first.seq}–#${last.seq} (${reasons}); each stays in stream ${o.stream} by its sequence until it ages out; payload: the first's`;
     try {
-      await publish(first, reason);
+      // Every refused message by its sequence, so an auditor can account for each one.
+      await publish(first, reason, batch.map((h) => h.m.seq));
     } catch (err) {
       burst.failed(err as Error);
       return;
@@ -148,13 +149,14 @@ export function createDeadLetters(o: DeadLetterOptions): DeadLetters {
     }
   }
 
-  const publish = (m: JsMsg, reason: string) =>
+  const publish = (m: JsMsg, reason: string, streamSeqs?: number[]) =>
     o.publisher.emit("sys.deadletter", {
       consumer: o.consumer,
       reason,
       subject: m.subject,
       stream: o.stream,
       streamSeq: m.seq,
+      ...(streamSeqs ? { streamSeqs } : {}),
       payload: decoder.decode(m.data.subarray(0, MAX_DL_PAYLOAD)),
     });
 
