@@ -6,7 +6,12 @@
 #   LAZYFS_BUILD where to build (default .cache/lazyfs; not committed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-src="${LAZYFS_SRC:-$(cd .. && pwd)/shared/tools/lazyfs}"
+# The shared tools sit beside the checkout (../shared); a clone elsewhere falls back to /work/shared.
+src="${LAZYFS_SRC:-}"
+if [ -z "$src" ]; then
+  for c in "$(cd .. && pwd)/shared/tools/lazyfs" /work/shared/tools/lazyfs; do [ -d "$c/lazyfs" ] && { src="$c"; break; }; done
+  src="${src:-$(cd .. && pwd)/shared/tools/lazyfs}"
+fi
 dir="${LAZYFS_BUILD:-$PWD/.cache/lazyfs}"
 bin="$dir/lazyfs/build/lazyfs"
 # The marker is written last: a build cut short is started over.
