@@ -5,12 +5,26 @@ import type { VigilEvent } from "./envelope.js";
 
 export type EventWithSeq = VigilEvent & { seq: number };
 
+/** Where a read starts: every stored event, only new ones, from a stream sequence or from a time. */
+export type ReadStart = "all" | "new" | { seq: number } | { time: Date };
+
+/** The ordered consumer's deliver policy for a read start (shared by every reader of the stream). */
+export function startPosition(from: ReadStart) {
+  return from === "all"
+    ? { deliver_policy: DeliverPolicy.All }
+    : from === "new"
+      ? { deliver_policy: DeliverPolicy.New }
+      : "seq" in from
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, from.seq) }
+        : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: from.time.toISOString() };
+}
+
 export interface TailOptions {
   stream?: string;
   /** One subject filter, e.g. `vigil.edge-001.>`. */
   filter?: string;
   /** Where to start: every stored event, only new ones, from a stream sequence or from a time. */
-  from?: "all" | "new" | { seq: number } | { time: Date };
+  from?: ReadStart;
   /** Called for payloads that are not valid events (they are shown, not hidden). */
   onInvalid?: (subject: string, seq: number, reason: string) => void;
 }
@@ -27,15 +41,7 @@ export interface Tail {
  */
 export async function tailEvents(nc: NatsConnection, opts: TailOptions, onEvent: (e: EventWithSeq) => void): Promise<Tail> {
   const js = jetstream(nc);
-  const from = opts.from ?? "all";
-  const start =
-    from === "all"
-      ? { deliver_policy: DeliverPolicy.All }
-      : from === "new"
-        ? { deliver_policy: DeliverPolicy.New }
-        : "seq" in from
-          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, from.seq) }
-          : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: from.time.toISOString() };
+  const start = startPosition(opts.from ?? "all");
   const consumer = await js.consumers.get(opts.stream ?? "VIGIL", { filter_subjects: opts.filter ?? "vigil.>", ...start });
   const messages: ConsumerMessages = await consumer.consume();
   const done = (async () => {

@@ -1,7 +1,7 @@
-import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from "@nats-io/jetstream";
-import { decodeEvent, type EventWithSeq, type NatsConnection } from "@vigil/events";
+import { jetstream, jetstreamManager, type ConsumerMessages } from "@nats-io/jetstream";
+import { decodeEvent, startPosition, type EventWithSeq, type NatsConnection, type ReadStart } from "@vigil/events";
 
-export type ReadStart = "all" | "new" | { seq: number } | { time: Date };
+export type { ReadStart };
 
 /**
  * The server deletes a reader's consumer this long after nobody pulls from it: a gateway that dies
@@ -24,15 +24,7 @@ export interface GatewayTail {
  * stream order, each event with the number still pending after it.
  */
 export async function openTail(nc: NatsConnection, o: { stream: string; filter: string; from: ReadStart; onInvalid?: (subject: string, seq: number) => void }, onEvent: (e: EventWithSeq, pending: number) => void): Promise<GatewayTail> {
-  const from = o.from;
-  const start =
-    from === "all"
-      ? { deliver_policy: DeliverPolicy.All }
-      : from === "new"
-        ? { deliver_policy: DeliverPolicy.New }
-        : "seq" in from
-          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, from.seq) }
-          : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: from.time.toISOString() };
+  const start = startPosition(o.from);
   const consumer = await jetstream(nc).consumers.get(o.stream, { filter_subjects: o.filter, inactive_threshold: READER_INACTIVE_MS, ...start });
   const pendingAtStart = (await consumer.info(true)).num_pending;
   let messages: ConsumerMessages;
