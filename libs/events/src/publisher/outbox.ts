@@ -4,7 +4,7 @@ type Op = { type: "put"; key: string; value: string } | { type: "del"; key: stri
 
 export interface Outbox {
   db: Level<string, string>;
-  /** Puts (and deletes when holding) are grouped into one synced batch per turn of the event loop. */
+  /** Puts (and deletes when holding) go into the next synced batch: one in flight at a time, the next holds all that queued meanwhile. */
   write(ops: Op[]): Promise<void>;
   /**
    * Deletes of events a barrier covered: they ride with the next synced batch of puts instead of
@@ -21,15 +21,28 @@ export interface Outbox {
 /** The longest a covered event's delete waits for a put to ride with. A delete lost in a cut only re-publishes a duplicate. */
 const DROP_WAIT_MS = 250;
 
-/** Concurrent writes share one `sync` batch: a group commit on the outbox's side. */
+/**
+ * Group commit: at most one synced batch is being written at a time, and every put (and delete)
+ * queued while it was written goes into the next one, started as soon as it is done. Several
+ * batches in flight at once (one per turn of the event loop with a put, as before) did not share
+ * their fsyncs: each small batch waited in the thread pool for its own, so a put waited for the
+ * fsyncs of the batches before it; measured with 64 publishes in flight, ~13 puts per commit.
+ */
 export function openOutbox(dir: string): Outbox {
   const db = new Level<string, string>(dir, { valueEncoding: "utf8" });
   type Waiter = { ops: Op[]; done: (err?: Error) => void };
   let waiting: Waiter[] = [];
   let riders: Waiter[] = [];
   let dropTimer: NodeJS.Timeout | undefined;
+  let committing = false;
+  let scheduled = false;
+  /** The deletes waited long enough: commit them even without a put (after the commit in flight, if any). */
+  let dropDue = false;
   let nextKey = 0;
   const commit = async () => {
+    scheduled = false;
+    dropDue = false;
+    committing = true;
     const group = [...waiting, ...riders];
     waiting = [];
     riders = [];
@@ -40,7 +53,17 @@ export function openOutbox(dir: string): Outbox {
       for (const g of group) g.done();
     } catch (err) {
       for (const g of group) g.done(err as Error);
+    } finally {
+      committing = false;
+      // What queued during this commit goes now, all of it in one batch.
+      if (waiting.length > 0 || (dropDue && riders.length > 0)) schedule();
     }
+  };
+  // setImmediate: the puts issued in the same turn of the event loop join the batch too.
+  const schedule = () => {
+    if (committing || scheduled) return;
+    scheduled = true;
+    setImmediate(() => void commit());
   };
   const waiter = (ops: Op[], resolve: () => void, reject: (e: Error) => void): Waiter => ({ ops, done: (err) => (err ? reject(err) : resolve()) });
   return {
@@ -48,12 +71,16 @@ export function openOutbox(dir: string): Outbox {
     write: (ops) =>
       new Promise<void>((resolve, reject) => {
         waiting.push(waiter(ops, resolve, reject));
-        if (waiting.length === 1) setImmediate(() => void commit());
+        schedule();
       }),
     drop: (keys) =>
       new Promise<void>((resolve, reject) => {
         riders.push(waiter(keys.map((key) => ({ type: "del" as const, key })), resolve, reject));
-        dropTimer ??= setTimeout(() => void commit(), DROP_WAIT_MS);
+        dropTimer ??= setTimeout(() => {
+          dropTimer = undefined;
+          dropDue = true;
+          schedule();
+        }, DROP_WAIT_MS);
       }),
     async countStored() {
       let stored = 0;

@@ -1,0 +1,75 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openOutbox } from "./outbox.js";
+
+/** An outbox whose batches are counted and held until `release()`, so a test decides when a commit is in flight. */
+async function gatedOutbox() {
+  const box = openOutbox(mkdtempSync(join(tmpdir(), "vigil-outbox-unit-")));
+  await box.db.open();
+  await box.countStored();
+  const batches: number[] = [];
+  let gate: () => void = () => undefined;
+  let gated: Promise<void> = Promise.resolve();
+  const hold = () => (gated = new Promise<void>((r) => (gate = r)));
+  const original = box.db.batch.bind(box.db) as (ops: unknown[], o: unknown) => Promise<void>;
+  (box.db as unknown as { batch: (ops: unknown[], o: unknown) => Promise<void> }).batch = async (ops, o) => {
+    batches.push(ops.length);
+    await gated;
+    return original(ops, o);
+  };
+  const put = (i: number) => box.write([{ type: "put", key: box.newKey(), value: String(i) }]);
+  return { box, batches, hold, release: () => gate(), put };
+}
+
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+
+describe("outbox group commit", () => {
+  it("puts issued in many turns while a commit is in flight all go into the one next batch", async () => {
+    const o = await gatedOutbox();
+    o.hold();
+    const first = o.put(0);
+    await nextTurn();
+    assert.deepEqual(o.batches, [1], "the first put is being committed");
+    const later: Promise<void>[] = [];
+    for (let i = 1; i <= 10; i++) {
+      later.push(o.put(i));
+      await nextTurn(); // each put in a turn of its own, as publishes answered one by one are
+    }
+    assert.deepEqual(o.batches, [1], "no second batch starts while one is in flight");
+    o.release();
+    await first;
+    await Promise.all(later);
+    assert.deepEqual(o.batches, [1, 10], "the ten queued puts were committed together");
+    let stored = 0;
+    for await (const _ of o.box.db.keys()) stored++;
+    assert.equal(stored, 11);
+    await o.box.db.close();
+  });
+
+  it("deletes ride with the next put, or are committed alone after a while when none comes, even behind a commit in flight", async () => {
+    const o = await gatedOutbox();
+    await o.put(0);
+    await o.put(1);
+    const k0 = "0".padStart(16, "0");
+    const k1 = "1".padStart(16, "0");
+    const dropped = o.box.drop([k0]);
+    await o.put(2);
+    await dropped;
+    assert.deepEqual(o.batches, [1, 1, 2], "the delete rode with the put");
+    o.hold();
+    const inFlight = o.put(3);
+    await nextTurn();
+    const alone = o.box.drop([k1]);
+    const t0 = Date.now();
+    setTimeout(() => o.release(), 400); // the delete's wait (250 ms) ends while the put's commit is in flight
+    await inFlight;
+    await alone;
+    assert.ok(Date.now() - t0 >= 250);
+    assert.deepEqual(o.batches, [1, 1, 2, 1, 1], "the delete was committed on its own, after the commit in flight");
+    assert.equal(await o.box.db.get(k1).catch(() => undefined), undefined);
+    await o.box.db.close();
+  });
+});
