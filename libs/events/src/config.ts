@@ -276,6 +276,8 @@ export const LogsSchema = z
     lastLines: z.number().int().min(0).max(200).default(20),
     /** … each cut to this many characters. */
     lineMaxBytes: z.number().int().min(16).max(8192).default(500),
+    /** Under journald, the services' lines at or above this level also go to the journal (the files keep all). */
+    journalLevel: z.enum(["off", "error", "warn", "info"]).default("warn"),
   })
   .strict()
   .superRefine((l, ctx) => {

@@ -17,21 +17,21 @@ async function linesUntil(file: string, what: string, pred: (lines: string[]) =>
   }
 }
 
-it("under journald (JOURNAL_STREAM names its stdout), vigil up's own lines and its event feed are JSON lines a jq can read", { timeout: 90_000 }, async () => {
+it("under journald (JOURNAL_STREAM names its stdout), vigil up's own lines, its event feed and the services' lines at logs.journalLevel are JSON lines a jq can read", { timeout: 90_000 }, async () => {
   const srv = await startNatsServer();
-  const cfg = writeConfig({ device: "journal-1", health: { intervalMs: 60_000, anomaly: { enabled: false } }, workers: [{ name: "sensor", command: "sleep", args: ["600"] }] });
+  const cfg = writeConfig({ device: "journal-1", health: { intervalMs: 60_000, anomaly: { enabled: false } }, workers: [{ name: "sensor", command: "sleep", args: ["600"] }], logs: { journalLevel: "info" } });
   // stdout is a file standing in for the journal's stream: systemd sets JOURNAL_STREAM to its dev:inode.
   const journal = join(dirname(cfg), "journal");
   const fd = openSync(journal, "w");
   const s = fstatSync(fd);
   const child = spawn(process.execPath, [VIGIL_MAIN, "up", "--config", cfg], {
-    env: { ...process.env, VIGIL_NATS_URL: srv.url, VIGIL_LOG_LEVEL: "warn", VIGIL_SINK: "off", JOURNAL_STREAM: `${s.dev}:${s.ino}` },
+    env: { ...process.env, VIGIL_NATS_URL: srv.url, VIGIL_LOG_LEVEL: "info", VIGIL_SINK: "off", JOURNAL_STREAM: `${s.dev}:${s.ino}` },
     stdio: ["ignore", fd, "pipe"],
   });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   try {
-    const lines = await linesUntil(journal, "vigil up running and the sensor's start in the feed", (ls) => ls.some((l) => l.includes("running. Watch")) && ls.some((l) => l.includes("obs.worker.started")), 60_000);
+    const lines = await linesUntil(journal, "vigil up running and the sensor's start in the feed", (ls) => ls.some((l) => l.includes("running. Watch")) && ls.some((l) => l.includes("obs.worker.started")) && ls.some((l) => l.includes('"service":"decider"')), 60_000);
     const parsed = lines.map((l) => {
       try {
         return JSON.parse(l) as { level: number; time: number; service: string; msg: string; event?: { type: string; seq?: number } };
@@ -39,8 +39,9 @@ it("under journald (JOURNAL_STREAM names its stdout), vigil up's own lines and i
         assert.fail(`not a JSON line: ${l}`);
       }
     });
-    for (const p of parsed) {
-      assert.equal(p.service, "vigil");
+    // The services' own pino lines reach the journal too (journal-tee.ts), each naming its service.
+    assert.ok(parsed.some((p) => p.service === "decider" && p.level >= 30), "a decider line in the journal");
+    for (const p of parsed.filter((x) => x.service === "vigil")) {
       assert.ok(p.level === 30 || p.level === 40, `a pino level: ${p.level}`);
       assert.ok(Math.abs(Date.now() - p.time) < 120_000, "time: epoch ms");
       assert.equal(typeof p.msg, "string");

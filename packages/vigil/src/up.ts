@@ -16,6 +16,7 @@ import { isDryRunRequest, servicesToRestart } from "./reload.js";
 import { authorizationBlock, busUsers, credentialEnv, plainServerConfig, writeCredentials, type BusUser } from "./bus-auth.js";
 import { Kvm } from "@nats-io/kv";
 import { ADMIN_USER, DECIDER_BUCKET } from "@vigil/events";
+import { journalTee } from "./journal-tee.js";
 
 export interface UpOptions {
   config?: string;
@@ -163,8 +164,11 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
     // Own process group, so a Ctrl-C reaches only vigil up, which then stops services in order; the IPC
     // channel tells a service when vigil up is gone (even after kill -9), so none is left behind.
     const child = spawn(process.execPath, [serviceMain(s.name)], { env: serviceEnv(s.name), stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
-    child.stdout?.on("data", (b: Buffer) => out.write(b));
-    child.stderr?.on("data", (b: Buffer) => out.write(b));
+    // Under journald the important lines also go to the journal (journal-tee.ts); in a terminal the files are enough.
+    const tee = () => (OUTPUT === "json" ? journalTee(s.name, config.logs.journalLevel, (l) => process.stdout.write(l)) : undefined);
+    const [outTee, errTee] = [tee(), tee()]; // one per pipe: a line's halves must not meet another pipe's
+    child.stdout?.on("data", (b: Buffer) => (out.write(b), outTee?.(b)));
+    child.stderr?.on("data", (b: Buffer) => (out.write(b), errTee?.(b)));
     s.child = child;
     child.once("exit", (code, signal) => {
       if (s.stopping || shuttingDown) return;
