@@ -305,10 +305,16 @@ function renderCharts() {
 }
 
 // ───────── incidents ─────────
+/** "open" is what still needs a human, as `vigil status` counts it: open, and escalated until resolved or acknowledged. */
+function incidentMatches(i, status) {
+  if (status === "all") return true;
+  if (status === "open") return !i.closedAt && (i.status === "open" || i.status === "escalated");
+  return i.status === status;
+}
 function renderIncidents() {
   const body = $("#incidents tbody");
   const status = $("#incident-status").value;
-  const list = state.incidents.filter((i) => status === "all" || i.status === status);
+  const list = state.incidents.filter((i) => incidentMatches(i, status));
   if (list.length === 0) {
     body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "muted" }, status === "all" ? "no incidents" : `no ${status} incidents`)));
     return;
