@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigError, loadConfig, type VigilConfig } from "./config.js";
@@ -15,8 +16,24 @@ export interface ServiceContext {
   js: JetStreamClient;
   jsm: JetStreamManager;
   log: Logger;
-  /** This service's publisher (no outbox: services that need one create their own). */
+  /**
+   * This service's publisher: its lifecycle events, the decider's decisions, dead letters, the
+   * gateway's commands. Under vigil up's durability barrier it has an outbox and holds every event
+   * until a barrier covers it (contextOutboxDir), as the supervisor's does; otherwise it has none.
+   */
   publisher: Publisher;
+}
+
+/**
+ * Under `vigil up` (VIGIL_DURABILITY=barrier) the context publisher gets an outbox of its own, so a
+ * power cut loses none of the decisions and lifecycle events its service saw acknowledged: they are
+ * re-published at the next start (the duplicate window drops those the stream kept; issue 18,
+ * docs/durability.md). A folder apart from any outbox the service opens itself (level locks it).
+ * Without the barrier (compose, tests on a plain server) there is none: publish() throws when the
+ * bus is unreachable, as before.
+ */
+export function contextOutboxDir(service: string, config: Pick<VigilConfig, "dataDir">, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.VIGIL_DURABILITY === "barrier" ? join(config.dataDir, service, "context-outbox") : undefined;
 }
 
 /** A service is a function that starts it and returns how to stop it. */
@@ -41,7 +58,7 @@ export async function startService(service: string, config: VigilConfig, start: 
       throw err;
     }
   }
-  const publisher = await createPublisher(nc, { device: config.device, source: `vigil/${config.device}/${service}`, log });
+  const publisher = await createPublisher(nc, { device: config.device, source: `vigil/${config.device}/${service}`, outboxDir: contextOutboxDir(service, config), log });
   const ctx: ServiceContext = { service, config, nc, js: jetstream(nc), jsm, log, publisher };
   const stopService = await start(ctx);
   await publisher.emit("sys.service.started", { service, pid: process.pid, version: VERSION }).catch((err) => log.warn({ err: err.message }, "could not announce start"));

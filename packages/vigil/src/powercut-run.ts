@@ -4,11 +4,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connectBus, decodeEvent, type VigilEvent } from "@vigil/events";
+import { connectBus, decodeEvent, TYPE_PREFIX, type VigilEvent } from "@vigil/events";
 import { freePort } from "@vigil/events/testing";
 import { vigilUpEmbedded, writeConfig } from "./e2e-helpers.js";
 import { readCredential } from "./bus-auth.js";
 import { mountLazyFs, powerCut, requireLazyFs } from "./powercut-harness.js";
+import { POWERCUT_CLOUD_SECRET, PowerCutCloud } from "./powercut-cloud.js";
 
 const LOAD_MAIN = join(dirname(fileURLToPath(import.meta.url)), "powercut-load.js");
 
@@ -33,12 +34,30 @@ export interface PowerCutResult {
   duplicates: number;
   /** Commands with more than one outcome (out.worker.*): ran twice. */
   commandsRunTwice: number;
+  /**
+   * Decisions (dec.*, cmd.*) of one input and type stored under more than one id: a decider that
+   * re-decided after a cut (redelivery, an older snapshot) would have made new ids. Target 0.
+   */
+  redecidedWithNewIds: number;
+  /** Commands that have an outcome in the stream (so that commandsRunTwice counted something). */
+  commandsWithOutcome: number;
   /** Power-on (mount done) to "vigil: running", ms, one per start after a cut. */
   recoveryMs: number[];
   /** Whether vigil up reached "running" by itself after every cut. */
   startedEachTime: boolean;
   streamMessages: number;
+  /** Cuts made while the cloud was away (telemetry's backlog growing in the stream). */
+  cloudOutageCuts: number;
+  /** Acknowledged events published while the cloud was away: the backlog that must still reach it. */
+  backlog: number;
+  /** Of those, not at the cloud at the end (target 0). */
+  backlogMissingAtCloud: number;
+  /** Of every acknowledged event, not at the cloud at the end (target 0). */
+  ackedMissingAtCloud: number;
 }
+
+/** Waits this long after the last power-on for telemetry to deliver everything to the cloud. */
+const CLOUD_CATCH_UP_MS = 180_000;
 
 type Load = { child: ChildProcess; acked: Set<string>; done: Promise<string> };
 
@@ -63,7 +82,8 @@ function startLoad(o: { url: string; user?: string; pass?: string; device: strin
 /**
  * `vigil up` with its data dir (store, outboxes, executed-command ids) on LazyFS, load and crashing
  * workers, then `cuts` power cuts at random moments, each followed by power-on and a start by itself.
- * At the end: every id the load saw acknowledged must be in the stream once; no command twice.
+ * At the end: every id the load saw acknowledged must be in the stream once; no command twice; and
+ * every one of them at the cloud, which was away for the middle third of the cuts (the backlog).
  */
 export async function runPowerCuts(o: PowerCutOptions): Promise<PowerCutResult> {
   const say = o.say ?? (() => undefined);
@@ -72,9 +92,15 @@ export async function runPowerCuts(o: PowerCutOptions): Promise<PowerCutResult> 
   const m = await mountLazyFs(bin, root);
   const device = "pc";
   const dataDir = join(m.mnt, "data");
+  // The cloud keeps its power (own disk); it is away for the middle third of the cuts.
+  const cloud = new PowerCutCloud(await freePort(), join(root, "cloud"), join(root, "cloud.log"));
+  const outage = { from: Math.max(1, Math.floor(o.cuts / 3)), to: Math.max(2, Math.floor((2 * o.cuts) / 3)) };
+  let beforeOutage = new Set<string>();
+  let backlog: string[] = [];
   const cfg = writeConfig({
     device,
     dataDir,
+    telemetry: { url: cloud.url, secret: POWERCUT_CLOUD_SECRET },
     health: { intervalMs: 1_000, anomaly: { enabled: false } },
     // Crashes every ~0.7 s: exits, decisions, restart commands and outcomes all the time.
     workers: [{ name: "crashy", command: "sh", args: ["-c", "sleep 0.7; exit 3"] }],
@@ -90,7 +116,10 @@ export async function runPowerCuts(o: PowerCutOptions): Promise<PowerCutResult> 
   };
   const runFor = () => (o.minRunMs ?? 1_500) + Math.random() * ((o.maxRunMs ?? 4_000) - (o.minRunMs ?? 1_500));
   try {
+    await cloud.start();
     for (let cut = 0; cut <= o.cuts; cut++) {
+      if (cut === outage.from) (await cloud.stop(), (beforeOutage = new Set(acked)), say(`cloud away from power-on ${cut} to ${outage.to}`));
+      if (cut === outage.to) (await cloud.start(), (backlog = [...acked].filter((id) => !beforeOutage.has(id))), say(`cloud back; backlog ${backlog.length} acked events`));
       const poweredOn = Date.now();
       let vigil;
       try {
@@ -106,7 +135,9 @@ export async function runPowerCuts(o: PowerCutOptions): Promise<PowerCutResult> 
       if (cut === o.cuts) {
         try {
           const check = await checkStream(vigil.nats, acked);
-          return { cuts: o.cuts, acked: acked.size, recoveryMs, startedEachTime, ...check };
+          const missing = new Set(await cloud.waitFor(acked, CLOUD_CATCH_UP_MS));
+          const atCloud = { cloudOutageCuts: outage.to - outage.from, backlog: backlog.length, backlogMissingAtCloud: backlog.filter((id) => missing.has(id)).length, ackedMissingAtCloud: missing.size };
+          return { cuts: o.cuts, acked: acked.size, recoveryMs, startedEachTime, ...check, ...atCloud };
         } finally {
           say(`stopped cleanly (${await vigil.stop()})`);
         }
@@ -119,18 +150,21 @@ export async function runPowerCuts(o: PowerCutOptions): Promise<PowerCutResult> 
     }
     throw new Error("unreachable");
   } finally {
+    await cloud.stop();
     await m.unmount().catch(() => undefined);
   }
 }
 
 /** Reads the whole stream after the last power-on: each acked id once, each command's outcome once. */
-async function checkStream(nats: { url: string; user?: string; pass?: string }, acked: Set<string>): Promise<Omit<PowerCutResult, "cuts" | "acked" | "recoveryMs" | "startedEachTime">> {
+async function checkStream(nats: { url: string; user?: string; pass?: string }, acked: Set<string>): Promise<Pick<PowerCutResult, "ackedLost" | "lostIds" | "duplicates" | "commandsRunTwice" | "redecidedWithNewIds" | "commandsWithOutcome" | "streamMessages">> {
   {
     const nc = await connectBus(nats, "powercut-check");
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     const info = await jsm.streams.info("VIGIL");
     const seen = new Map<string, number>();
     const outcomes = new Map<string, number>();
+    /** `<causation> <type> <data>` of each decision: the ids it was stored under. */
+    const decisionIds = new Map<string, Set<string>>();
     let n = 0;
     if (info.state.messages > 0) {
       const c = await jetstream(nc).consumers.get("VIGIL", { filter_subjects: "vigil.>" });
@@ -146,7 +180,14 @@ async function checkStream(nats: { url: string; user?: string; pass?: string }, 
         })();
         if (e) {
           seen.set(e.id, (seen.get(e.id) ?? 0) + 1);
-          if (e.type.startsWith("out.worker.")) {
+          const name = e.type.slice(TYPE_PREFIX.length);
+          if (/^(dec|cmd)\./.test(name) && e.causation) {
+            // Two decisions of one input may share a type (other policy, worker): same data means the same decision.
+            const k = `${e.causation} ${e.type} ${JSON.stringify(e.data)}`;
+            decisionIds.set(k, (decisionIds.get(k) ?? new Set()).add(e.id));
+          }
+          // The name without TYPE_PREFIX (before 18 this compared the full type, so it never matched).
+          if (name.startsWith("out.worker.")) {
             const cmd = (e.data as { command?: string }).command;
             if (cmd) outcomes.set(cmd, (outcomes.get(cmd) ?? 0) + 1);
           }
@@ -162,6 +203,8 @@ async function checkStream(nats: { url: string; user?: string; pass?: string }, 
       lostIds: lostIds.slice(0, 20),
       duplicates: [...acked].filter((id) => (seen.get(id) ?? 0) > 1).length,
       commandsRunTwice: [...outcomes.values()].filter((c) => c > 1).length,
+      redecidedWithNewIds: [...decisionIds.values()].filter((ids) => ids.size > 1).length,
+      commandsWithOutcome: outcomes.size,
       streamMessages: n,
     };
   }
