@@ -48,6 +48,8 @@ const SWEEP = Math.min(N, integerOption("sweep", "BENCH_TELEMETRY_SWEEP", 200_00
 const FULL = integerOption("full-events", "BENCH_TELEMETRY_FULL_EVENTS", 100_000);
 /** A directory: the main drain's telemetry process runs with --cpu-prof and writes its profile there. */
 const PROFILE_DIR = optionText("profile", "BENCH_TELEMETRY_PROFILE");
+/** Only publish, read raw and run the main drain (for profiling): no sweep, no full system, no report written. */
+const MAIN_ONLY = process.argv.includes("--main-only");
 
 function rssMb(pid: number): number {
   try {
@@ -318,6 +320,10 @@ async function main(): Promise<void> {
     progress(`drain of ${N} events, batch 1000, gzip on`);
     const main = await drain(srv.url, { batch: 1000, gzip: true, target: N, durable: "bench-main", ids: pub.ids, ...(PROFILE_DIR ? { profile: PROFILE_DIR } : {}) });
     progress(`drain: ${main.events_per_s} events/s, ${main.bytes_per_event} bytes/event, peak RSS ${main.peak_rss_mb} MB, stored ${main.stored}`);
+    if (MAIN_ONLY) {
+      process.stdout.write(`${JSON.stringify({ drain_ratio_to_raw_read: ratio(main.events_per_s, raw), drain: main.events_per_s, raw: Math.round(raw), check: main.check })}\n`);
+      return;
+    }
 
     const sweep: DrainResult[] = [];
     const runs: Array<{ batch: number; gzip: boolean }> = [

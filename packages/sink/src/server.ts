@@ -103,8 +103,8 @@ interface SinkState {
   setFaults(f: Partial<Faults>): Faults;
 }
 
-/** The body as JSON: gunzipped when it says so (capped at maxBody uncompressed); a bad body is 400/415 and counted invalid. */
-async function decodeBody(st: SinkState, req: IncomingMessage, raw: Buffer): Promise<unknown> {
+/** The body as text and JSON: gunzipped when it says so (capped at maxBody uncompressed); a bad body is 400/415 and counted invalid. */
+async function decodeBody(st: SinkState, req: IncomingMessage, raw: Buffer): Promise<{ text: string; json: unknown }> {
   let text: Buffer = raw;
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
   if (encoding === "gzip") {
@@ -118,8 +118,9 @@ async function decodeBody(st: SinkState, req: IncomingMessage, raw: Buffer): Pro
     st.store.bump("invalid");
     throw new HttpError(415, `content-encoding "${encoding}" is not supported (gzip or none)`);
   }
+  const utf8 = text.toString("utf8");
   try {
-    return JSON.parse(text.toString("utf8"));
+    return { text: utf8, json: JSON.parse(utf8) as unknown };
   } catch (err) {
     st.store.bump("invalid");
     throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
@@ -158,7 +159,8 @@ async function postBatch(st: SinkState, req: IncomingMessage, res: ServerRespons
     throw new HttpError(415, `content-type must be ${BATCH_CONTENT_TYPE}, got "${type}"`);
   }
   if (await injectFault(st, res)) return;
-  const v = validateBatch(await decodeBody(st, req, raw));
+  const body = await decodeBody(st, req, raw);
+  const v = validateBatch(body.json);
   if (!v.ok) {
     store.bump("invalid");
     throw new HttpError(422, v.error, { rejected: v.rejected.slice(0, 100) });
@@ -172,7 +174,8 @@ async function postBatch(st: SinkState, req: IncomingMessage, res: ServerRespons
     }
   }
   const seq = (h: string) => (typeof req.headers[h] === "string" && /^\d+$/.test(req.headers[h] as string) ? Number(req.headers[h]) : undefined);
-  const r = await store.add(v.events, { firstSeq: seq("x-vigil-first-seq"), lastSeq: seq("x-vigil-last-seq") });
+  // The body's text is the events as received: the store keeps it instead of serialising them again.
+  const r = await store.add(v.events, { firstSeq: seq("x-vigil-first-seq"), lastSeq: seq("x-vigil-last-seq") }, body.text);
   st.deliveryLog?.record(v.events.map((e) => e.id));
   send(res, 200, { received: v.events.length, ...r });
 }

@@ -26,6 +26,7 @@ export function createBatchProcessor(d: BatchDeps): BatchProcessor {
   /** Whether a downsampling rule lets this message through (counted per subject suffix). */
   const sampled = (subject: string): boolean => {
     const suffix = subjectSuffix(subject);
+    if (d.cfg.downsample[suffix] === undefined) return true; // no rule: nothing to count
     const seen = sampleCounters.get(suffix) ?? 0;
     sampleCounters.set(suffix, seen + 1);
     return shouldForward(suffix, d.cfg.downsample, seen);
@@ -49,7 +50,7 @@ async function selectItems(d: BatchDeps, msgs: JsMsg[], sampled: (subject: strin
   const items: Item[] = [];
   let firstSeqNow: number | undefined;
   for (const m of msgs) {
-    const seq = m.seq; // parsed from the reply subject on every read: once
+    const seq = streamSeq(m);
     if (seq > d.stats.lastSeq + 1) {
       firstSeqNow ??= await d.streamFirstSeq();
       reportGap(d, seq, firstSeqNow);
@@ -62,6 +63,24 @@ async function selectItems(d: BatchDeps, msgs: JsMsg[], sampled: (subject: strin
     items.push({ seq, subject: m.subject, data: m.data });
   }
   return items;
+}
+
+/**
+ * The message's stream sequence, read from its reply subject without the client's full parse (which
+ * splits it into an object of nine fields: ~3 % of the drain's CPU in the profile). The subject is
+ * `$JS.ACK.<stream>.<consumer>.<delivered>.<streamSeq>.…` (9 tokens), or with a domain and account
+ * hash after `ACK` (11 or more); anything else goes through the client's parser.
+ */
+export function streamSeq(m: { readonly seq: number; readonly reply?: string }): number {
+  const r = m.reply; // on the client's message class, not on the JsMsg interface
+  if (typeof r !== "string") return m.seq;
+  const dots: number[] = [];
+  for (let i = r.indexOf("."); i >= 0 && dots.length < 12; i = r.indexOf(".", i + 1)) dots.push(i);
+  const tokens = dots.length + 1;
+  const at = tokens === 9 ? 5 : tokens >= 11 ? 7 : -1;
+  if (at < 0 || !r.startsWith("$JS.ACK.")) return m.seq;
+  const n = Number(r.slice(dots[at - 1]! + 1, dots[at]));
+  return Number.isSafeInteger(n) && n > 0 ? n : m.seq;
 }
 
 /** A jump in delivered stream sequences over sequences the stream no longer has: those were lost. */
