@@ -95,10 +95,11 @@ function reportGap(d: BatchDeps, seq: number, streamFirstSeq: number): void {
 
 function highest(msgs: JsMsg[]): JsMsg {
   // Delivered in stream order: the last is the highest (checked, in case a redelivery mixed them).
+  // streamSeq, not m.seq: the client's parse of every message here was ~4 % of the drain's CPU.
   let top = msgs[msgs.length - 1]!;
-  let topSeq = top.seq;
+  let topSeq = streamSeq(top);
   for (const m of msgs) {
-    const seq = m.seq;
+    const seq = streamSeq(m);
     if (seq > topSeq) {
       top = m;
       topSeq = seq;
@@ -112,7 +113,7 @@ function highest(msgs: JsMsg[]): JsMsg {
  * (A lost ack only means NATS hands the batch out again after ack_wait: sent twice, stored once.)
  */
 function ackThrough(d: BatchDeps, top: JsMsg): void {
-  const seq = top.seq;
+  const seq = streamSeq(top);
   try {
     top.ack();
   } catch (err) {
