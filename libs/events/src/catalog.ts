@@ -249,6 +249,23 @@ export const CATALOG = {
   /** The target accepted a delivery again after failing. */
   "sys.alerts.target.recovered": z.object({ target: NameSchema, failingMs: z.number().min(0), failedAttempts: z.number().int().min(0) }),
   /** The leaf-node link of the embedded nats-server to the fleet hub changed state (docs/fleet.md). */
+  /**
+   * vigil up found a torn or truncated block in the embedded server's store at start (after a power
+   * cut): the original is copied aside, the server keeps the records before the damage (docs/durability.md).
+   */
+  "sys.store.damaged": z.object({
+    /** The stream's folder in the store (`VIGIL`, `KV_…`). */
+    stream: z.string(),
+    file: z.string(),
+    movedTo: z.string(),
+    keptRecords: z.number().int().min(0),
+    /** Messages known lost (at least: a record whose framing is whole but payload damaged is dropped by the server's checksum too). */
+    lostCount: z.number().int().min(0),
+    fromSeq: z.number().int().min(1).optional(),
+    toSeq: z.number().int().min(1).optional(),
+    unreadableBytes: z.number().int().min(0),
+    reason: z.string(),
+  }),
   "sys.fleet.uplink": z.object({
     state: z.enum(["connected", "disconnected"]),
     /** The hub URLs (never credentials). */

@@ -100,6 +100,8 @@ export const EVENT_OWNERS: { readonly [N in EventName]: readonly EventOwner[] } 
   "sys.alerts.target.recovered": ["alerts"],
   // vigil up's fleet uplink watcher (source vigil/<device>/up).
   "sys.fleet.uplink": [ADMIN_USER],
+  // vigil up's store check at start (store-damage.ts, source vigil/<device>/up).
+  "sys.store.damaged": [ADMIN_USER],
   "sys.deadletter": DEAD_LETTERERS,
   // Deployments from the cloud (docs/fleet.md): the deployer runs in vigil up; the health gate is the decider's.
   "dec.deployment.received": [ADMIN_USER],

@@ -110,6 +110,7 @@ const SUMMARIES: Summaries = {
   "sys.telemetry.heartbeat": (d) => `telemetry alive: breaker ${d.breaker}, ${d.backlog} waiting, ${d.forwarded} forwarded${d.deadLettered ? `, ${d.deadLettered} dead-lettered` : ""}${d.lost ? `, ${d.lost} lost` : ""}`,
   "sys.alerts.target.failing": (d) => `alert target ${d.target} FAILING: ${d.error}${d.status ? ` (HTTP ${d.status})` : ""}; ${d.pending} alert(s) waiting, retried with backoff`,
   "sys.alerts.target.recovered": (d) => `alert target ${d.target} accepts alerts again after ${ms(d.failingMs)} (${d.failedAttempts} failed attempt(s))`,
+  "sys.store.damaged": (d) => `store file ${d.file} damaged (${d.reason}): ${d.keptRecords} record(s) kept, ${d.lostCount > 0 ? `${plural(d.lostCount, "message")} lost (#${d.fromSeq}–${d.toSeq})` : "none known durable lost"}; original copied to ${d.movedTo}`,
   "sys.fleet.uplink": (d) => `fleet uplink ${d.state} (${d.hub.join(", ")}, domain ${d.domain})${d.error ? `: ${d.error}` : ""}`,
   "sys.deadletter": (d) => `dead letter from ${d.consumer}: ${d.reason} (${d.subject}${d.streamSeq !== undefined ? ` #${d.streamSeq}` : ""})`,
 };

@@ -68,6 +68,7 @@ const EXAMPLES: { [N in EventName]: DataInput<N> } = {
   "sys.telemetry.breaker.closed": { backlog: 3, openMs: 45_000 },
   "sys.telemetry.upload.failed": { status: 401, error: "unauthorized", events: 50, firstSeq: 100, lastSeq: 149, retryInMs: 2000 },
   "sys.telemetry.lost": { count: 10, fromSeq: 1, toSeq: 10, reason: "stream limits" },
+  "sys.store.damaged": { stream: "VIGIL", file: "jetstream/$G/streams/VIGIL/msgs/3.blk", movedTo: "/data/nats-damaged/x/VIGIL/3.blk", keptRecords: 120, lostCount: 30, fromSeq: 9121, toSeq: 9150, unreadableBytes: 4200, reason: "the record at byte 17280 (144 bytes) runs past the end (21480)" },
   "sys.telemetry.heartbeat": {
     device: "edge-1",
     pid: 12,

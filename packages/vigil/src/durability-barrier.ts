@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
 import { durabilitySubjects, isNotFound, type DurableMark } from "@vigil/events";
 import { fsyncStore, newStoreSyncState } from "./store-fsync.js";
+import { writeDurableRecord } from "./store-damage.js";
 
 /**
  * The durability barrier (docs/decisions/0009-durability-barrier.md): nats-server 2.9 acknowledges a
@@ -27,7 +28,15 @@ export interface BarrierOptions {
   say?: (msg: string) => void;
   /** Makes the stream again when the server lost its definition (a cut before its meta files were on disk). */
   recreate?: () => Promise<unknown>;
+  /**
+   * Where to keep the highest announced sequence on disk (`<dataDir>/nats-durable.json`), at most
+   * every RECORD_MS: at the next start, a torn block's loss is counted up to it (store-damage.ts).
+   */
+  recordFile?: string;
 }
+
+/** The durable record lags the announcements by at most this (it costs three fsyncs, off the pass). */
+const RECORD_MS = 1_000;
 
 /** Consumers, KV and other streams change without the event stream's last_seq moving: synced at least this often. */
 const IDLE_PASS_MS = 1_000;
@@ -41,6 +50,17 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
   let lastPassAt = 0;
   let stopped = false;
   let warned = false;
+  let recorded = { seq: -1, at: 0 };
+  let recording: Promise<void> | undefined;
+  const record = (mark: DurableMark, now = false) => {
+    if (!o.recordFile || recording || mark.seq <= recorded.seq || (!now && Date.now() - recorded.at < RECORD_MS)) return recording;
+    const at = Date.now();
+    recording = writeDurableRecord(o.recordFile, { stream: o.stream, seq: mark.seq }).then(
+      () => void (recorded = { seq: mark.seq, at }),
+      (err: Error) => o.say?.(`durability barrier: could not record the durable sequence (${err.message})`),
+    ).finally(() => (recording = undefined));
+    return recording;
+  };
 
   /** `known`: stream info read by the tick that started this pass (saves a round trip). */
   const pass = async (known?: StreamInfo): Promise<DurableMark | undefined> => {
@@ -54,6 +74,7 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
     last = mark;
     lastPassAt = Date.now();
     nc.publish(subjects.announce, JSON.stringify(mark));
+    record(mark);
     return mark;
   };
   const guarded = (known?: StreamInfo) =>
@@ -101,6 +122,9 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
       clearInterval(timer);
       await passes.settled();
       sub.unsubscribe();
+      // The last pass's sequence on disk too, so the next start counts a torn block's loss up to it.
+      await recording;
+      if (last) await record(last, true);
     },
   };
 }

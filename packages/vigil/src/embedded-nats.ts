@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync, statfsSync } from "node:fs";
 import { join } from "node:path";
+import { readDurableRecord, setAsideDamagedBlocks, type StoreDamage } from "./store-damage.js";
 
 export class UsageError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -30,7 +31,27 @@ export interface EmbeddedNats {
   logFile?: string;
   /** http://127.0.0.1:<port> when started with a config file that opens the monitoring port (fleet). */
   monitorUrl?: string;
+  /** Torn or truncated store blocks found before the server started (store-damage.ts): vigil up reports each as sys.store.damaged. */
+  damage: StoreDamage[];
   stop(): Promise<void>;
+}
+
+/** vigil up's record of the highest sequence its barrier announced (durability-barrier.ts writes it). */
+export const durableRecordFile = (dataDir: string) => join(dataDir, "nats-durable.json");
+
+/**
+ * Before the server reads its store: a damaged block is copied to <dataDir>/nats-damaged/<time>/
+ * and its loss counted (the server then recovers the readable part silently). A scan that fails
+ * (a file gone meanwhile, no permission) must not keep the bus from starting: it reports nothing.
+ */
+function checkStore(dataDir: string, store: string): StoreDamage[] {
+  try {
+    const rec = readDurableRecord(durableRecordFile(dataDir));
+    const aside = join(dataDir, "nats-damaged", new Date().toISOString().replace(/[:.]/g, "-"));
+    return setAsideDamagedBlocks(store, aside, (stream) => (rec?.stream === stream ? rec.seq : undefined));
+  } catch {
+    return [];
+  }
 }
 
 type EmbeddedNatsOptions = { port: number; dataDir: string; name: string; /** A generated config (fleet: leaf node + domain) instead of flags. */ configFile?: string; monitorPort?: number };
@@ -47,6 +68,7 @@ export async function startEmbeddedNats(
   const logs = join(opts.dataDir, "logs");
   mkdirSync(store, { recursive: true });
   mkdirSync(logs, { recursive: true });
+  const damage = checkStore(opts.dataDir, store);
   const logFile = join(logs, "nats-server.log");
   const out = openSync(logFile, "a");
   const args = opts.configFile
@@ -100,6 +122,7 @@ export async function startEmbeddedNats(
     url: `nats://127.0.0.1:${opts.port}`,
     child,
     logFile,
+    damage,
     monitorUrl: opts.monitorPort ? `http://127.0.0.1:${opts.monitorPort}` : undefined,
     release,
     stop: () =>
@@ -149,6 +172,7 @@ export async function keepEmbeddedNats(bin: string, opts: EmbeddedNatsOptions, s
       current = await startEmbeddedNats(bin, opts);
       startedAt = Date.now();
       say(`nats-server restarted at ${current.url} (pid ${current.child.pid})`);
+      for (const d of current.damage) say(`store: ${d.file} was damaged (${d.reason}); ${d.lostCount} message(s) lost; original copied to ${d.movedTo}`);
       watch(current);
     } catch (err) {
       const delay = backoff();
@@ -173,6 +197,7 @@ export async function keepEmbeddedNats(bin: string, opts: EmbeddedNatsOptions, s
     },
     logFile: current.logFile,
     monitorUrl: current.monitorUrl,
+    damage: current.damage,
     stop: async () => {
       stopped = true;
       await current.stop();

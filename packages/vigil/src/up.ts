@@ -4,7 +4,8 @@ import { join, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, ensureStream, isRoutine, loadConfig, logDirs, RotatingLog, tailEvents, type VigilConfig } from "@vigil/events";
 import { startSystemdNotify } from "./sd-notify.js";
-import { findNatsServer, freeBytes, keepEmbeddedNats, storeDurability, withJetStreamLines, type EmbeddedNats } from "./embedded-nats.js";
+import { durableRecordFile, findNatsServer, freeBytes, keepEmbeddedNats, storeDurability, withJetStreamLines, type EmbeddedNats } from "./embedded-nats.js";
+import { reportStoreDamage } from "./store-damage-report.js";
 import { startDurabilityBarrier } from "./durability-barrier.js";
 import { formatEvent } from "./format.js";
 import { feedLine, upLine, upOutputFormat } from "./up-output.js";
@@ -130,10 +131,12 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
   // keep each event in their outbox until a barrier covers it (VIGIL_DURABILITY=barrier, publisher.ts).
   // VIGIL_DURABILITY=off: today's 2.9 behaviour (no barrier), for measurements and the power-cut baseline.
   const barrier = nats && env.VIGIL_DURABILITY !== "off"
-    ? startDurabilityBarrier(nc, jsm, { storeDir: join(config.dataDir, "nats"), stream: config.stream.name, device: config.device, say, recreate: () => ensureStream(jsm, config.stream) })
+    ? startDurabilityBarrier(nc, jsm, { storeDir: join(config.dataDir, "nats"), stream: config.stream.name, device: config.device, say, recreate: () => ensureStream(jsm, config.stream), recordFile: durableRecordFile(config.dataDir) })
     : undefined;
   if (barrier) env.VIGIL_DURABILITY = "barrier";
   else delete env.VIGIL_DURABILITY;
+  // A torn store block found before the server started (a power cut): said, and recorded as sys.store.damaged.
+  await reportStoreDamage(nc, config, nats?.damage ?? [], !!barrier, say);
   // Set up by admin, so that no service needs the right to create streams.
   if (users) await new Kvm(nc).create(DECIDER_BUCKET, { history: 1 });
   env.VIGIL_CONFIG = resolve(configPath);
