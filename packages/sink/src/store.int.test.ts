@@ -1,0 +1,59 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Level } from "level";
+import { makeEvent } from "@vigil/events";
+import { EventStore } from "./store.js";
+
+const ev = (i: number) => makeEvent("edge-001", "vigil/edge-001/test", "obs.worker.stable", { worker: "w", pid: 1, uptimeMs: i });
+
+test("batches added at once are written together, each answered for itself, in arrival order, repeats stored once", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vigil-store-"));
+  const store = await EventStore.open(dir);
+  try {
+    const e = Array.from({ length: 6 }, (_, i) => ev(i));
+    // The first write runs while the other three wait: they go in the next write together.
+    const answers = await Promise.all([store.add([e[0]!, e[1]!]), store.add([e[1]!, e[2]!]), store.add([e[3]!, e[3]!, e[4]!]), store.add([e[0]!])]);
+    assert.deepEqual(answers, [
+      { stored: 2, duplicates: 0 },
+      { stored: 1, duplicates: 1 },
+      { stored: 2, duplicates: 1 },
+      { stored: 0, duplicates: 1 },
+    ]);
+    const stored = await store.events();
+    assert.deepEqual(stored.map((s) => [s.index, s.event.id]), [e[0], e[1], e[2], e[3], e[4]].map((x, i) => [i, x!.id]));
+    assert.deepEqual(stored.map((s) => s.batch), [1, 1, 2, 3, 3], "one record per batch, numbered in arrival order");
+    assert.equal(await store.has(e[4]!.id), true);
+    assert.equal(await store.has(e[5]!.id), false);
+    assert.deepEqual({ ...store.counts(), requests: 0 }, { requests: 0, batches: 4, received: 8, stored: 5, duplicates: 3, unauthorized: 0, invalid: 0, faulted: 0 });
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a store written with one id! key per event (before the ids! index) still knows those ids after an upgrade", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vigil-store-"));
+  const old = ev(1);
+  const fresh = ev(2);
+  const db = new Level<string, string>(dir, { valueEncoding: "utf8" });
+  await db.batch([
+    { type: "put", key: `id!${old.id}`, value: "0" },
+    { type: "put", key: `b!${"0".padStart(16, "0")}`, value: JSON.stringify({ first: 0, batch: 1, at: new Date().toISOString(), events: [old] }) },
+    { type: "put", key: "meta!counts", value: JSON.stringify({ batches: 1, received: 1, stored: 1 }) },
+  ]);
+  await db.close();
+  let store = await EventStore.open(dir);
+  try {
+    assert.deepEqual(await store.add([old, fresh]), { stored: 1, duplicates: 1 });
+    await store.close();
+    store = await EventStore.open(dir);
+    assert.deepEqual(await store.add([fresh, old]), { stored: 0, duplicates: 2 }, "ids of both kinds read back at open");
+    assert.equal(store.counts().stored, 2);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
