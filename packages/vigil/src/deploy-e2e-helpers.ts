@@ -5,27 +5,46 @@ import { join } from "node:path";
 import { connectBus, is } from "@vigil/events";
 import { freePort, startNatsServer, watchEvents, type EventLog, type TestNatsServer } from "@vigil/events/testing";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { vigilUpEmbedded, writeConfig, type RunningVigil } from "./e2e-helpers.js";
+import { vigilUpEmbedded, writeConfig } from "./e2e-helpers.js";
+import type { BusUser } from "./bus-auth.js";
+import { hubAuthorizationBlock, hubUsers, OPERATOR_USER } from "./fleet-hub-auth.js";
 
 /** Shared by the deployment e2e tests: a hub with a leafnode listener, `vigil up` devices on it, and a link that can be cut. */
+
+export interface Hub extends TestNatsServer {
+  leafPort: number;
+  /** The operator's login (with `devices`): for connectBus and, as VIGIL_FLEET_USER/PASS, for `vigil fleet`. */
+  operator?: { user: string; pass: string };
+  operatorEnv: NodeJS.ProcessEnv;
+  /** Each device's own hub user (with `devices`): its fleet.user / fleet.pass. */
+  deviceLogins: Record<string, { user: string; pass: string }>;
+}
 
 /**
  * `advertise`: the leafnode URL the hub tells its leaves. A leaf adds the hub's advertised URL to the ones
  * it reconnects to, so a device whose link runs through a relay would reconnect around it when the
  * relay is cut (seen on 2.9.10: the "offline" device got the deployment; `no_advertise` does not stop it).
+ * `devices`: the hub gets one user per device (fleet-hub-auth.ts, as `vigil fleet hub-auth` writes them)
+ * and an operator; its leafnodes {} has no authorization, so each link logs in as its device's user.
  */
-export async function startHub(o: { leafPort?: number; advertise?: string } = {}): Promise<TestNatsServer & { leafPort: number }> {
+export async function startHub(o: { leafPort?: number; advertise?: string; devices?: string[] } = {}): Promise<Hub> {
   const leafPort = o.leafPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "vigil-hub-"));
   const conf = join(dir, "hub.conf");
   const advertise = o.advertise ? `, advertise: "${o.advertise}"` : "";
-  writeFileSync(conf, `jetstream { domain: hub }\nleafnodes { listen: "127.0.0.1:${leafPort}"${advertise} }\n`);
-  return Object.assign(await startNatsServer({ args: ["-c", conf] }), { leafPort });
+  const users = o.devices ? hubUsers(o.devices, "hub") : [];
+  const auth = users.length ? `${hubAuthorizationBlock(users)}\n` : "";
+  writeFileSync(conf, `jetstream { domain: hub }\nleafnodes { listen: "127.0.0.1:${leafPort}"${advertise} }\n${auth}`);
+  const login = (u: BusUser) => ({ user: u.user, pass: u.pass });
+  const operator = users.find((u) => u.user === OPERATOR_USER);
+  const deviceLogins = Object.fromEntries(users.filter((u) => u.permissions).map((u) => [u.user, login(u)]));
+  const operatorEnv = operator ? { VIGIL_FLEET_USER: operator.user, VIGIL_FLEET_PASS: operator.pass } : {};
+  return Object.assign(await startNatsServer({ args: ["-c", conf] }), { leafPort, operator: operator && login(operator), operatorEnv, deviceLogins });
 }
 
 export interface Device {
   id: string;
-  vigil: RunningVigil & { natsUrl: string; dataDir: string };
+  vigil: Awaited<ReturnType<typeof vigilUpEmbedded>>;
   nc: NatsConnection;
   events: EventLog;
 }
@@ -37,11 +56,11 @@ export const pidOf = (d: Device, worker: string, after = 0): number | undefined 
 };
 
 /** A device (`vigil up` with its embedded server as a leaf node of `leafUrl`) running `base` and the pinned `safety`. */
-export async function startDevice(id: string, leafUrl: string, trust: string[]): Promise<Device> {
+export async function startDevice(id: string, leafUrl: string, trust: string[], login?: { user: string; pass: string }): Promise<Device> {
   const cfg = writeConfig({
     device: id,
     labels: { site: "plant-3" },
-    fleet: { hub: leafUrl, checkSeconds: 0.5, trust, pinned: ["safety"] },
+    fleet: { hub: leafUrl, checkSeconds: 0.5, trust, pinned: ["safety"], ...(login ?? {}) },
     supervisor: { heartbeatMs: 1000 },
     health: { intervalMs: 60_000, anomaly: { enabled: false } },
     workers: [

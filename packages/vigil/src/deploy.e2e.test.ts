@@ -4,19 +4,23 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectBus, generateOperatorKey, is, signDocument } from "@vigil/events";
-import { freePort, watchEvents } from "@vigil/events/testing";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { runVigil, vigilUpEmbedded, writeConfig } from "./e2e-helpers.js";
-import { pidOf, startHub, type Device } from "./deploy-e2e-helpers.js";
+import { runVigil } from "./e2e-helpers.js";
+import { pidOf, startDevice, startHub, stopDevice, type Device } from "./deploy-e2e-helpers.js";
 import { remoteSubject } from "./deploy-remote.js";
 import { signedRemoteRequest } from "./deploy-cli.js";
 
-/** Deployments from the hub (docs/fleet.md): a real hub and two `vigil up` devices as leaf nodes (two, not three: a shared 2-core machine). */
+/**
+ * Deployments from the hub (docs/fleet.md): a real hub and three `vigil up` devices as leaf nodes, each
+ * logged in as its own hub user (fleet-hub-auth.ts).
+ */
+
+const IDS = ["dev-1", "dev-2", "dev-3"];
 
 describe("vigil fleet deploy: signed deployments, health gate, rollback, remote commands (real nats-servers, real vigil up)", () => {
   it("deploys to all, refuses bad ones, rolls a crashing one back, restarts remotely", async () => {
-    const hub = await startHub();
+    const hub = await startHub({ devices: IDS });
     const key = generateOperatorKey();
     const stranger = generateOperatorKey();
     const dir = mkdtempSync(join(tmpdir(), "vigil-deploy-"));
@@ -25,49 +29,34 @@ describe("vigil fleet deploy: signed deployments, health gate, rollback, remote 
     const devices: Device[] = [];
     let hubNc: NatsConnection | undefined;
     const fleetCli = async (...args: string[]) => {
-      const r = await runVigil(["fleet", ...args, "--hub", hub.url]);
+      const r = await runVigil(["fleet", ...args, "--hub", hub.url], hub.operatorEnv);
       return { ...r, out: `${r.stdout}${r.stderr}` };
     };
     try {
-      for (const id of ["dev-1", "dev-2"]) {
-        const cfg = writeConfig({
-          device: id,
-          labels: { site: "plant-3" },
-          fleet: { hub: `nats-leaf://127.0.0.1:${hub.leafPort}`, checkSeconds: 0.5, trust: [key.publicKey], pinned: ["safety"] },
-          supervisor: { heartbeatMs: 1000 },
-          health: { intervalMs: 60_000, anomaly: { enabled: false } },
-          workers: [
-            { name: "base", command: "sleep", args: ["600"] },
-            { name: "safety", command: "sleep", args: ["600"] },
-          ],
-        });
-        const vigil = await vigilUpEmbedded(cfg, await freePort());
-        const nc = await connectBus(vigil.nats, "test");
-        devices.push({ id, vigil, nc, events: await watchEvents(nc) });
-      }
-      hubNc = await connectBus({ url: hub.url }, "test-hub");
-      assert.equal((await fleetCli("add", "dev-1", "dev-2")).code, 0);
+      for (const id of IDS) devices.push(await startDevice(id, `nats-leaf://127.0.0.1:${hub.leafPort}`, [key.publicKey], hub.deviceLogins[id]));
+      hubNc = await connectBus({ url: hub.url, ...hub.operator }, "test-hub");
+      assert.equal((await fleetCli("add", ...IDS)).code, 0);
       for (const d of devices) {
         await d.events.waitFor(`${d.id} uplink`, (e) => is(e, "sys.fleet.uplink") && (e.data as { state: string }).state === "connected", 30_000);
         await d.events.waitFor(`${d.id} base started`, (e) => is(e, "obs.worker.started") && (e.data as { worker: string }).worker === "base", 30_000);
       }
       const basePids = devices.map((d) => pidOf(d, "base"));
 
-      // 1. A deployment to all: the new worker runs, the unchanged ones keep their pids, the hub sees healthy.
+      // 1. A deployment to all three: the new worker runs, the unchanged ones keep their pids, the hub sees healthy from each.
       const v1 = join(dir, "v1.yaml");
       writeFileSync(v1, "version: 1\ntarget: { devices: [x] }\nhealthWindowSeconds: 3\nworkers:\n  - { name: filter, command: sh, args: ['-c', 'echo filter-up; exec sleep 600'] }\n");
       const t0 = Date.now();
       const r1 = await fleetCli("deploy", v1, "--select", "site=plant-3", "--key", keyFile, "--wait", "90");
       assert.equal(r1.code, 0, r1.out);
-      assert.match(r1.out, /dev-1: healthy[\s\S]*dev-2: healthy|dev-2: healthy[\s\S]*dev-1: healthy/);
+      for (const id of IDS) assert.match(r1.out, new RegExp(`${id}: healthy`), r1.out);
       devices.forEach((d, i) => {
         assert.ok(pidOf(d, "filter", t0), `${d.id} runs filter`);
         assert.equal(pidOf(d, "base"), basePids[i], `${d.id}: base kept its pid`);
       });
       const listing = await fleetCli("deployments", "--json");
-      assert.deepEqual(JSON.parse(listing.stdout).devices.map((x: { state: string; version: number }) => `${x.state}/${x.version}`), ["healthy/1", "healthy/1"]);
+      assert.deepEqual(JSON.parse(listing.stdout).devices.map((x: { state: string; version: number }) => `${x.state}/${x.version}`), ["healthy/1", "healthy/1", "healthy/1"]);
 
-      // 2. Refusals, each an event with its reason, nothing applied: bad signature, unknown key, old version, pinned worker.
+      // 2. Refusals, each an event with its reason, nothing applied: bad signature, unknown key, old version, pinned worker, containers.
       const d1 = devices[0]!;
       const js = jetstream(hubNc);
       const send = (doc: unknown, id: string) => js.publish("deploy.dev-1", JSON.stringify(doc), { msgID: id });
@@ -77,15 +66,17 @@ describe("vigil fleet deploy: signed deployments, health gate, rollback, remote 
       await send(signDocument(body(6, [{ name: "evil", command: "sleep", args: ["1"] }]), stranger.privatePem), "stranger");
       await send(signDocument(body(1, [{ name: "evil", command: "sleep", args: ["1"] }]), key.privatePem), "old");
       await send(signDocument(body(7, [{ name: "safety", command: "sleep", args: ["2"] }]), key.privatePem), "pinned");
-      for (const code of ["bad-signature", "unknown-key", "old-version", "pinned"]) {
+      // Containers are not applied by a deployment (docs/fleet.md): refused with the reason, never silently dropped.
+      await send(signDocument({ ...body(8, [{ name: "evil", command: "sleep", args: ["1"] }]), containers: [{ name: "camera", image: "camera:1" }] }, key.privatePem), "containers");
+      for (const code of ["bad-signature", "unknown-key", "old-version", "pinned", "containers-unsupported"]) {
         await d1.events.waitFor(`refused ${code}`, (e) => is(e, "dec.deployment.refused") && (e.data as { code: string }).code === code, 30_000);
       }
       assert.equal(pidOf(d1, "evil"), undefined, "nothing refused was started");
 
-      // 3. A deployment whose new worker crashes: rolled back inside the health window, the old set runs again, one incident per device.
+      // 3. A deployment whose new worker crashes: rolled back inside the health window on every device that got it, the old set runs again, one incident per device.
       const v2 = join(dir, "v2.yaml");
       writeFileSync(v2, "version: 2\ntarget: { devices: [x] }\nhealthWindowSeconds: 20\nworkers:\n  - { name: filter, command: sh, args: ['-c', 'echo filter-up; exec sleep 600'] }\n  - { name: crasher, command: sh, args: ['-c', 'sleep 0.5; exit 3'] }\n");
-      const r2 = await fleetCli("deploy", v2, "--to", "dev-1,dev-2", "--key", keyFile, "--wait", "90");
+      const r2 = await fleetCli("deploy", v2, "--to", IDS.join(","), "--key", keyFile, "--wait", "90");
       assert.equal(r2.code, 1, r2.out);
       assert.match(r2.out, /dev-1: rolled-back/);
       for (const d of devices) {
@@ -120,11 +111,7 @@ describe("vigil fleet deploy: signed deployments, health gate, rollback, remote 
       assert.equal(logs.code, 0, logs.out);
       assert.match(logs.stdout, /filter-up/);
     } finally {
-      for (const d of devices) {
-        await d.events.close().catch(() => undefined);
-        await d.nc.close().catch(() => undefined);
-        await d.vigil.stop();
-      }
+      for (const d of devices) await stopDevice(d);
       await hubNc?.close().catch(() => undefined);
       await hub.stop();
     }

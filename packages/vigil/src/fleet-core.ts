@@ -1,5 +1,6 @@
 import type { StreamSource, StreamSourceInfo } from "@nats-io/jetstream";
 import { eventName, type VigilEvent } from "@vigil/events";
+import { uplinkDeliverPrefix } from "./fleet-hub-auth.js";
 
 /**
  * The pure half of `vigil fleet`: which sources the fleet stream should hold after an add or a
@@ -35,7 +36,8 @@ export function addSources(current: StreamSource[], devices: string[], originStr
   for (const d of new Set(devices)) {
     if (have.has(d)) unchanged.push(d);
     else {
-      sources.push({ name: originStream, external: { api: domainApi(d), deliver: "" } });
+      // Delivered under the device's own prefix: with per-device hub users (fleet-hub-auth.ts) only that device may publish there.
+      sources.push({ name: originStream, external: { api: domainApi(d), deliver: uplinkDeliverPrefix(d) } });
       changed.push(d);
     }
   }

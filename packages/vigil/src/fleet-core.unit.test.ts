@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { makeEvent } from "@vigil/events";
 import { addSources, deviceOfSource, deviceReport, formatReports, openIncidents, removeSources } from "./fleet-core.js";
 
-const src = (d: string) => ({ name: "VIGIL", external: { api: `$JS.${d}.API`, deliver: "" } });
+const src = (d: string) => ({ name: "VIGIL", external: { api: `$JS.${d}.API`, deliver: `uplink.${d}` } });
 
 describe("fleet: the fleet stream's sources", () => {
   it("given no sources, when two devices are added, then each is sourced from VIGIL through its domain", () => {

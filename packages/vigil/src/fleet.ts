@@ -4,6 +4,7 @@ import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPol
 import { decodeEvent, isNotFound, NameSchema, type VigilEvent } from "@vigil/events";
 import { UsageError } from "./embedded-nats.js";
 import { deploy, deployments, keygen, remote, type DeployOptions } from "./deploy-cli.js";
+import { writeHubAuth } from "./fleet-hub-auth.js";
 import { addSources, deviceOfSource, deviceReport, formatReports, removeSources, type DeviceReport } from "./fleet-core.js";
 
 /**
@@ -29,6 +30,7 @@ export const FLEET_USAGE = `vigil fleet add <device>… | remove <device>… | l
                      $VIGIL_FLEET_USER/$VIGIL_FLEET_PASS, $VIGIL_FLEET_TOKEN or $VIGIL_FLEET_CREDS (a .creds file)
   --stream <name>    the fleet stream (default ${FLEET_STREAM})
   --json             machine-readable output
+vigil fleet hub-auth <device>… [--out DIR]   one hub user per device (DIR/hub-users.conf, DIR/<user>.json; default fleet-auth)
 vigil fleet keygen [--out operator.key]
 vigil fleet deploy FILE --to dev-1,dev-2 | --select site=plant-3 --key KEY [--canary 1 --then 25% --then 100%] [--wait S]
 vigil fleet deployments
@@ -37,6 +39,7 @@ vigil fleet restart|stop|start|pause|resume <device> <worker> --key KEY | logs <
 export async function fleet(args: string[], o: FleetOptions): Promise<number> {
   const [sub, ...devices] = args;
   if (sub === "keygen") return keygen(o.deploy ?? {});
+  if (sub === "hub-auth") return hubAuth(devices, o.deploy?.out ?? "fleet-auth");
   if (sub === "deploy" || sub === "deployments" || REMOTE_OPS.includes(sub ?? "")) return deployCommand(sub!, devices, o);
   if (!sub || !["add", "remove", "list", "status"].includes(sub)) throw new UsageError(`fleet: say what to do.\n${FLEET_USAGE}`);
   if ((sub === "add" || sub === "remove") && devices.length === 0) throw new UsageError(`fleet ${sub}: name at least one device.\n${FLEET_USAGE}`);
@@ -68,6 +71,18 @@ export async function fleet(args: string[], o: FleetOptions): Promise<number> {
   } finally {
     await nc.close().catch(() => undefined);
   }
+}
+
+/** Writes the hub's users (operator + one per device) without touching the hub: the operator includes the file in the hub's config. */
+function hubAuth(devices: string[], outDir: string): number {
+  if (devices.length === 0) throw new UsageError(`fleet hub-auth: name every device of the fleet.\n${FLEET_USAGE}`);
+  for (const d of devices) {
+    if (!NameSchema.safeParse(d).success) throw new UsageError(`fleet hub-auth: device "${d}" must use only letters, digits, '_' and '-'`);
+  }
+  const hubDomain = process.env.VIGIL_FLEET_HUB_DOMAIN || "hub";
+  const written = writeHubAuth(devices, hubDomain, outDir);
+  process.stdout.write(`${written.join("\n")}\ninclude ${outDir}/hub-users.conf in the hub's config (its leafnodes {} without authorization); give each device its <device>.json as fleet.user/fleet.pass\n`);
+  return 0;
 }
 
 async function deployCommand(sub: string, args: string[], o: FleetOptions): Promise<number> {
