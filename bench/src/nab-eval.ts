@@ -26,6 +26,8 @@ export interface DetectorResult {
   test: { f1: number; precision: number; recall: number } & WindowScore;
   perSeries: Array<{ name: string; windows: number; detected: number; falsePositives: number; f1: number }>;
   seconds: number;
+  /** Settings scored on the training series (structures × thresholds). */
+  gridSize: number;
 }
 
 export interface NabResult {
@@ -58,7 +60,7 @@ export function evaluateDetector<S, T>(d: Detector<S, T>, train: LabelledSeries[
     total = addScores(total, sc);
     perSeries.push({ name: series.name, windows: sc.windows, detected: sc.detected, falsePositives: sc.falsePositives, f1: f1(sc).f1 });
   }
-  return { name: d.name, chosen: { structure: best!.s, threshold: best!.t }, train: withF1(best!.score), test: withF1(total), perSeries, seconds: Math.round((performance.now() - t0) / 100) / 10 };
+  return { name: d.name, chosen: { structure: best!.s, threshold: best!.t }, train: withF1(best!.score), test: withF1(total), perSeries, seconds: Math.round((performance.now() - t0) / 100) / 10, gridSize: d.structures.length * d.thresholds.length };
 }
 
 export function evaluateNab(dir: string, progress: (m: string) => void = () => undefined): NabResult {

@@ -55,6 +55,8 @@ export const AnomalySchema = z
     noveltyZ: z.number().min(0).default(16),
     /** Also report a feature beyond its training [min, max] by more than this share of that range; absent: off. */
     rangeMargin: z.number().min(0).optional(),
+    /** The range rule's baseline: [min, max] over the last this many samples (0: every sample since the service started); absent: the training window. */
+    baselineSamples: z.number().int().min(0).optional(),
     /** One alert per episode: after a reported anomaly, hold back flagged samples for this many samples (0: report every one). */
     refractorySamples: z.number().int().min(0).default(0),
   })

@@ -1,6 +1,7 @@
 import { IsolationForest } from "ml-isolation-forest";
 import { RefractoryGate } from "./alert-episodes.js";
 import { featureNames, FeatureExtractor, type FeatureSpec } from "./features.js";
+import { RollingRange } from "./rolling-range.js";
 
 export interface AnomalySettings {
   warmupSamples: number;
@@ -16,6 +17,12 @@ export interface AnomalySettings {
    * out, so "more extreme than anything in the window" is the sharper test of what the forest cannot see.
    */
   rangeMargin?: number;
+  /**
+   * The range rule's baseline: [min, max] over the last this many samples (0: every sample since the
+   * detector started); undefined: the forest's training window. Longer than the window, it remembers
+   * the swings the window has forgotten (rolling-range.ts).
+   */
+  baselineSamples?: number;
   /**
    * One alert per episode: after a reported anomaly, flagged samples in the next this many samples
    * are not reported (`anomalous` false, `held` true); 0 or undefined reports every flagged sample.
@@ -67,6 +74,7 @@ export class AnomalyDetector {
   private stats: { mean: number[]; std: number[]; min: number[]; max: number[] } | undefined;
   private sinceTrain = 0;
   private readonly gate: RefractoryGate;
+  private readonly baseline: RollingRange | undefined;
 
   constructor(
     metrics: readonly string[],
@@ -76,6 +84,7 @@ export class AnomalyDetector {
     this.extractor = new FeatureExtractor(metrics, features);
     this.names = featureNames(features);
     this.gate = new RefractoryGate(s.refractorySamples ?? 0);
+    this.baseline = s.baselineSamples === undefined ? undefined : new RollingRange(s.baselineSamples);
   }
 
   get trained(): boolean {
@@ -114,6 +123,7 @@ export class AnomalyDetector {
       };
     }
     this.window.push(f);
+    this.baseline?.push(f);
     if (this.window.length > this.s.windowSamples) this.window.shift();
     this.sinceTrain++;
     if ((!this.forest && this.window.length >= this.s.warmupSamples) || (this.forest && this.sinceTrain >= this.s.retrainEvery)) this.train();
@@ -153,7 +163,9 @@ export class AnomalyDetector {
         if (v > max[i]!) max[i] = v;
       });
     // A floor on the spread: a feature that never moved in training still gets a finite z-score.
-    this.stats = { mean, std: std.map((v, i) => Math.max(Math.sqrt(v), 1e-3 * Math.max(1, Math.abs(mean[i]!)))), min, max };
+    // The range rule's bounds: the longer baseline when one is set (rolling-range.ts), else the training window's.
+    const bounds = this.baseline ? this.baseline.bounds() : { min, max };
+    this.stats = { mean, std: std.map((v, i) => Math.max(Math.sqrt(v), 1e-3 * Math.max(1, Math.abs(mean[i]!)))), ...bounds };
     this.sinceTrain = 0;
   }
 }

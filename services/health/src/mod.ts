@@ -6,6 +6,7 @@ export { runProbe, stepProbe, initialProbeState, type ProbeResult, type ProbeSta
 export { ProbeRunner } from "./probe-runner.js";
 export { AnomalyDetector, DEFAULT_FEATURES, type AnomalySettings, type Scored } from "./anomaly.js";
 export { RefractoryGate, gateAlerts } from "./alert-episodes.js";
+export { RollingRange } from "./rolling-range.js";
 export { FeatureExtractor, featureNames, allFeatures, type FeatureSpec } from "./features.js";
 export { trackWorkers, pidsFromSnapshot, type WorkerPids } from "./workers.js";
 export * from "./procfs.js";
