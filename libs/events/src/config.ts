@@ -6,6 +6,7 @@ import { NameSchema } from "./catalog.js";
 import { HealthSchema, PoliciesSchema, ProbeSchema } from "./health-config.js";
 import { DockerSchema, makeContainerSchema, NetmonSchema } from "./container-config.js";
 import { FleetSchema } from "./fleet-config.js";
+import { ServiceMemorySchema } from "./service-memory.js";
 
 export const RestartPolicySchema = z
   .object({
@@ -393,6 +394,8 @@ export const ConfigSchema = z
     netmon: NetmonSchema.default(NetmonSchema.parse({})),
     logs: LogsSchema.default(LogsSchema.parse({})),
     alerts: AlertsSchema.default(AlertsSchema.parse({})),
+    /** V8 heap flags and malloc arenas of every service `vigil up` starts (service-memory.ts). */
+    serviceMemory: ServiceMemorySchema.default(ServiceMemorySchema.parse({})),
     /** Leaf-node uplink to a cloud hub (docs/fleet.md); unset: no uplink. */
     fleet: FleetSchema.optional(),
     /** This device's labels: what a deployment's label selector (`--select site=plant-3`) matches. */

@@ -4,6 +4,8 @@ import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "./embedded-nats.js";
+import { DEFAULT_SERVICE_MEMORY } from "@vigil/events";
+import { serviceNodeArgs } from "./service-memory.js";
 
 /**
  * `vigil install` / `vigil uninstall` (docs/unattended.md): Vigil as a systemd service that starts at
@@ -50,7 +52,8 @@ Type=notify
 # sockets), so systemd must accept them from any process of the unit, not only the main pid.
 # Services and workers never see NOTIFY_SOCKET: vigil up removes it from their environment.
 NotifyAccess=all
-ExecStart=${o.node} ${o.main} up --quiet --config ${config} --data-dir ${data}
+# vigil up's own heap is bounded like its services' (serviceMemory: defaults; docs/unattended.md, "Memory and files over months").
+ExecStart=${[o.node, ...serviceNodeArgs(DEFAULT_SERVICE_MEMORY), o.main].join(" ")} up --quiet --config ${config} --data-dir ${data}
 Restart=always
 RestartSec=5
 WatchdogSec=${o.watchdogSec}

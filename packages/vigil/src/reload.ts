@@ -112,7 +112,7 @@ const SERVICE_SETTINGS: Partial<Record<ServiceName, (c: VigilConfig) => unknown>
 };
 
 /** Settings only a new `vigil up` applies (the bus, the data dir, the device, the supervisor's own). */
-const RESTART_ONLY = (c: VigilConfig) => [c.device, c.dataDir, c.nats, c.stream, c.supervisor, c.fleet, c.docker];
+const RESTART_ONLY = (c: VigilConfig) => [c.device, c.dataDir, c.nats, c.stream, c.supervisor, c.fleet, c.docker, c.serviceMemory];
 
 /**
  * `vigil up` on SIGHUP: re-reads and validates the config (a bad one: said, nothing restarted; the

@@ -18,6 +18,7 @@ import { authorizationBlock, busUsers, credentialEnv, plainServerConfig, writeCr
 import { Kvm } from "@nats-io/kv";
 import { ADMIN_USER, DECIDER_BUCKET } from "@vigil/events";
 import { journalTee } from "./journal-tee.js";
+import { serviceMallocEnv, serviceNodeArgs } from "./service-memory.js";
 
 export interface UpOptions {
   config?: string;
@@ -166,7 +167,10 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
     const out = serviceLog(s.name);
     // Own process group, so a Ctrl-C reaches only vigil up, which then stops services in order; the IPC
     // channel tells a service when vigil up is gone (even after kill -9), so none is left behind.
-    const child = spawn(process.execPath, [serviceMain(s.name)], { env: serviceEnv(s.name), stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
+    // Bounded V8 heap and malloc arenas (serviceMemory:, service-memory.ts): what a device running for months needs.
+    const mem = config.serviceMemory;
+    const senv = serviceEnv(s.name);
+    const child = spawn(process.execPath, [...serviceNodeArgs(mem), serviceMain(s.name)], { env: { ...senv, ...serviceMallocEnv(mem, senv) }, stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
     // Under journald the important lines also go to the journal (journal-tee.ts); in a terminal the files are enough.
     const tee = () => (OUTPUT === "json" ? journalTee(s.name, config.logs.journalLevel, (l) => process.stdout.write(l)) : undefined);
     const [outTee, errTee] = [tee(), tee()]; // one per pipe: a line's halves must not meet another pipe's
@@ -282,7 +286,7 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
         applied = r.after;
         for (const s of services.filter((x) => r.restart.includes(x.name))) restartService(s);
         say(`reload: ${r.restart.length ? `restarting ${r.restart.join(", ")} (their settings changed)` : "no service settings changed"}; workers: the supervisor plans the change`);
-        if (r.needsUp) say("reload: device, nats, stream, dataDir, supervisor, fleet or docker settings changed: they apply at the next vigil up");
+        if (r.needsUp) say("reload: device, nats, stream, dataDir, supervisor, fleet, docker or serviceMemory settings changed: they apply at the next vigil up");
       }
       services.find((s) => s.name === "supervisor")?.child?.kill("SIGHUP");
     });

@@ -1,0 +1,21 @@
+import type { ServiceMemoryConfig } from "@vigil/events";
+
+/**
+ * What `vigil up` adds to each service's process for `serviceMemory:` (libs/events service-memory.ts,
+ * docs/unattended.md): V8 flags before the service's entry point, and glibc's arena cap in its
+ * environment. Without them a service's heap is allowed to grow to a share of the machine's memory,
+ * and V8 uses that room (big young generation, old generation collected late) long before anything
+ * is retained: on a device that runs for months the room is what must be bounded.
+ */
+export function serviceNodeArgs(m: ServiceMemoryConfig): string[] {
+  const args: string[] = [];
+  if (m.maxOldSpaceMb > 0) args.push(`--max-old-space-size=${m.maxOldSpaceMb}`);
+  if (m.maxSemiSpaceMb > 0) args.push(`--max-semi-space-size=${m.maxSemiSpaceMb}`);
+  return args;
+}
+
+/** MALLOC_ARENA_MAX for a service, unless its environment already says (the operator's choice wins). */
+export function serviceMallocEnv(m: ServiceMemoryConfig, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (m.mallocArenaMax === 0 || env.MALLOC_ARENA_MAX !== undefined) return {};
+  return { MALLOC_ARENA_MAX: String(m.mallocArenaMax) };
+}
