@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { CLOUDEVENTS_CONTENT_TYPE, encodeEvent, makeEvent } from "@vigil/events";
+import { CLOUDEVENTS_CONTENT_TYPE, DEFAULT_SERVICE_MEMORY, encodeEvent, makeEvent } from "@vigil/events";
 import { freePort } from "@vigil/events/testing";
 import { allProcs, rssMb, stillAlive, vigilTree, type ProcInfo } from "./chaos-procs.js";
 import { REPO, RESULTS_DIR, SECRET, SinkProcess, sleep, VIGIL_MAIN, waitFor } from "./chaos-harness.js";
@@ -232,7 +232,7 @@ ${r.note ? `\nNote: ${r.note}\n` : ""}
 
 ## What ran
 
-\`vigil up\` as a user runs it (embedded nats-server, one bus user per service), the demo sensor worker,
+\`vigil up\` as the unit \`vigil install\` writes starts it (\`node --max-old-space-size=${DEFAULT_SERVICE_MEMORY.maxOldSpaceMb} --max-semi-space-size=${DEFAULT_SERVICE_MEMORY.maxSemiSpaceMb}\`; embedded nats-server, one bus user per service, each service with \`serviceMemory:\` at its defaults), the demo sensor worker,
 health sampling every ${r.details.health_interval_ms} ms, ${r.details.traffic.rate_per_s} events/s of \`obs.demo.reading\` published as admin,
 the worker killed with SIGKILL every ${r.details.worker_crash_every_s} s, and the cloud (a local sink owned by the harness) stopped for
 ${r.details.cloud_away_minutes} minutes (${r.details.cloud_away_s} s) in the middle of the measured window. Every cap (stream, logs) at its default.
@@ -274,7 +274,10 @@ ${r.details.timeline.map((t: any) => `- ${t.atS} s: ${t.what}`).join("\n")}
 async function startUp(configFile: string, sink: SinkProcess, busPort: number, outFile: string, sensor: string) {
   const env: NodeJS.ProcessEnv = { ...process.env, VIGIL_TELEMETRY_URL: `${sink.base}/v1/events`, VIGIL_TELEMETRY_SECRET: SECRET, VIGIL_LOG_LEVEL: "info" };
   delete env.VIGIL_NATS_URL;
-  const up = spawn(process.execPath, [VIGIL_MAIN, "up", "-q", "--config", configFile, "--port", String(busPort)], { env, stdio: ["ignore", "pipe", "pipe"] });
+  // As the unit `vigil install` writes starts it: vigil up's own heap bounded like its services' (docs/unattended.md).
+  const m = DEFAULT_SERVICE_MEMORY;
+  const nodeFlags = [`--max-old-space-size=${m.maxOldSpaceMb}`, `--max-semi-space-size=${m.maxSemiSpaceMb}`];
+  const up = spawn(process.execPath, [...nodeFlags, VIGIL_MAIN, "up", "-q", "--config", configFile, "--port", String(busPort)], { env, stdio: ["ignore", "pipe", "pipe"] });
   const state = { text: "", exit: undefined as { code: number | null; signal: string | null } | undefined };
   const onOut = (d: Buffer) => {
     state.text += d.toString();
