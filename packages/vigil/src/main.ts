@@ -44,6 +44,7 @@ Commands:
   token hash <token> | token new [--name N] [--role viewer|operator]
              The SHA-256 to put in gateway.tokens, or a new random token with its config entry.
   fleet add|remove <device>… | fleet list | fleet status [<device>…]  (--hub URL or $VIGIL_FLEET_URL)
+  fleet hub-auth <device>… [--out DIR]  one hub user per device + the operator (DIR/hub-users.conf, DIR/<user>.json; default fleet-auth)
   fleet keygen [--out FILE] | fleet deploy FILE --to dev-1,dev-2|--select k=v --key KEY [--canary N --then 25% …]
   fleet deployments | fleet restart|stop|start|pause|resume <device> <worker> --key KEY | fleet logs <device> <worker> [--lines N] | fleet state <device>
              On the cloud hub: the VIGIL_FLEET stream sourcing each device's VIGIL through its
@@ -85,7 +86,8 @@ Options:
       --dry-run          reload: print the plan, change nothing
       --hub <url>        fleet: the hub's NATS URL (default: $VIGIL_FLEET_URL)
       --stream <name>    fleet: the fleet stream (default VIGIL_FLEET)
-      --out <dir>        bus-auth: where to write (default deploy/bus)
+      --out <dir>        bus-auth: where to write (default deploy/bus); fleet hub-auth: the folder (default
+                         fleet-auth); fleet keygen: the key file (default operator.key)
       --prefix <dir>     install|uninstall: write the files under <dir> (nothing else is changed)
       --dry-run          install|uninstall: write the files only (no user, no systemctl)
       --user <name>      install: the system user to run as (default vigil; root: none)

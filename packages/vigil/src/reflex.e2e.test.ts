@@ -229,5 +229,9 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
     const h = await runVigil(["--help"]);
     assert.equal(h.code, 0);
     assert.match(h.stdout, /Usage: vigil <command>/);
+    // Every `vigil fleet` command is listed like the others (hub-auth was missing).
+    for (const sub of ["add", "remove", "list", "status", "hub-auth", "keygen", "deploy", "deployments", "restart", "logs", "state"]) {
+      assert.match(h.stdout, new RegExp(`^  fleet .*\\b${sub}\\b`, "m"), `vigil --help lists fleet ${sub}`);
+    }
   });
 });
