@@ -119,7 +119,7 @@ export interface DeviceTrust {
 export type RefusalCode = SignatureCheck extends infer C ? (C extends { ok: false; code: infer K } ? K : never) : never;
 export type DeploymentVerdict =
   | { ok: true; deployment: Deployment; key: string }
-  | { ok: false; code: RefusalCode | "disabled" | "invalid" | "old-version" | "pinned" | "not-targeted" | "containers-unsupported"; reason: string; version?: number };
+  | { ok: false; code: RefusalCode | "disabled" | "invalid" | "old-version" | "pinned" | "not-targeted"; reason: string; version?: number };
 
 /** Whether a deployment targets this device (by id or by every label of its selector). */
 export function targets(d: Pick<Deployment, "target">, device: string, labels: Record<string, string>): boolean {
@@ -146,11 +146,6 @@ export function verifyDeployment(signed: unknown, t: DeviceTrust, o: { checkVers
   const names = [...d.workers, ...d.containers].map((w) => w.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) return { ok: false, code: "invalid", reason: `the deployment declares "${dup}" twice`, version: d.version };
-  // The supervisor's reload plans workers only (containers move at the next `vigil up`): refused, never silently left out.
-  if (d.containers.length) {
-    const names = d.containers.map((c) => c.name).join(", ");
-    return { ok: false, code: "containers-unsupported", reason: `it has a containers: section (${names}); deployments apply workers only — declare containers in the device's local vigil.yaml`, version: d.version };
-  }
   return { ok: true, deployment: d, key: (signed as SignedDocument).key };
 }
 
@@ -160,7 +155,7 @@ function versionOf(signed: unknown): { version?: number } {
 }
 
 /**
- * The workers a device runs with a deployment: its local ones, each replaced by the deployment's of
+ * The workers (or containers) a device runs with a deployment: its local ones, each replaced by the deployment's of
  * the same name (never a pinned one: verifyDeployment refused that), plus the deployment's new ones.
  * A deployment replaces the previous deployment as a whole: only the local config and this one count.
  */

@@ -23,10 +23,24 @@ describe("deployment trust: what a device accepts (pure)", () => {
     assert.equal(v.deployment.workers[0]!.name, "filter");
   });
 
-  it("refuses a deployment with containers, naming them (workers only are applied; never silently ignored)", () => {
+  it("accepts a deployment with a containers: section (the supervisor reconciles them like workers), with the container schema's defaults", () => {
     const v = verifyDeployment(signDocument(doc({ containers: [{ name: "camera", image: "camera:1" }] }), op.privatePem), device());
-    assert.equal(!v.ok && v.code, "containers-unsupported");
-    assert.match(!v.ok ? v.reason : "", /containers: section \(camera\)/);
+    assert.ok(v.ok, !v.ok ? v.reason : "");
+    assert.equal(v.deployment.containers[0]!.name, "camera");
+    assert.equal(v.deployment.containers[0]!.internalNetwork, true);
+    assert.equal(v.deployment.containers[0]!.stopGraceMs, 5_000);
+  });
+
+  it("refuses a deployment that changes a pinned container (fleet.pinned covers containers too)", () => {
+    const v = verifyDeployment(signDocument(doc({ containers: [{ name: "plc-bridge", image: "bridge:2" }] }), op.privatePem), device({ pinned: ["plc-bridge"] }));
+    assert.equal(!v.ok && v.code, "pinned");
+    assert.match(!v.ok ? v.reason : "", /pinned worker\(s\) plc-bridge/);
+  });
+
+  it("refuses a deployment that names one workload both as a worker and as a container", () => {
+    const v = verifyDeployment(signDocument(doc({ containers: [{ name: "filter", image: "filter:1" }] }), op.privatePem), device());
+    assert.equal(!v.ok && v.code, "invalid");
+    assert.match(!v.ok ? v.reason : "", /declares "filter" twice/);
   });
 
   it("refuses a bad signature (the document altered after signing)", () => {

@@ -125,14 +125,15 @@ async function receive(ctx: ApplyCtx, signed: unknown): Promise<void> {
     return;
   }
   const d = v.deployment;
-  const workers = d.workers.map((w) => w.name);
-  await pub.emit("dec.deployment.received", { version: d.version, key: v.key, workers, containers: d.containers.map((c) => c.name), healthWindowSeconds: d.healthWindowSeconds });
+  await pub.emit("dec.deployment.received", { version: d.version, key: v.key, workers: d.workers.map((w) => w.name), containers: d.containers.map((c) => c.name), healthWindowSeconds: d.healthWindowSeconds });
+  // The decider's health window watches every workload the deployment declares: a deployed container that crashes rolls it back too.
+  const workers = [...d.workers, ...d.containers].map((w) => w.name);
   const files = deployFiles(config.dataDir);
   writeSynced(files.desired, JSON.stringify(signed));
   writeState(config.dataDir, { ...state, lastVersion: d.version, current: { version: d.version, workers, healthWindowSeconds: d.healthWindowSeconds, healthy: false } });
   const change = `deploy-${d.version}-${randomUUID().slice(0, 8)}`;
   await pub.emit("dec.deployment.applying", { version: d.version, change, workers });
-  say(`deployment ${d.version}: applying (workers ${workers.join(", ") || "none"})`);
+  say(`deployment ${d.version}: applying (workers ${d.workers.map((w) => w.name).join(", ") || "none"}${d.containers.length ? `; containers ${d.containers.map((c) => c.name).join(", ")}` : ""})`);
   const applied = await reload(ctx, change);
   await pub.emit("out.deployment.applied", { version: d.version, change, workers, healthWindowSeconds: d.healthWindowSeconds, failed: applied?.failed ?? 0 });
 }
@@ -179,11 +180,11 @@ async function rollback(ctx: ApplyCtx, cmd: VigilEvent): Promise<void> {
   const from = cmd.data.version;
   if (s.current?.version !== from || s.current.healthy) return; // already rolled back, or superseded
   const files = deployFiles(dataDir);
-  const good = readJson<{ body?: { workers?: Array<{ name: string }>; healthWindowSeconds?: number } }>(files.good);
+  const good = readJson<{ body?: { workers?: Array<{ name: string }>; containers?: Array<{ name: string }>; healthWindowSeconds?: number } }>(files.good);
   if (good) writeSynced(files.desired, readFileSync(files.good, "utf8"));
   else removeSynced(files.desired);
   const to = good ? (s.good ?? 0) : 0;
-  const workers = (good?.body?.workers ?? []).map((w) => w.name);
+  const workers = [...(good?.body?.workers ?? []), ...(good?.body?.containers ?? [])].map((w) => w.name);
   const meta: EventMeta = { incident: cmd.incident, causation: cmd.id, correlation: cmd.incident };
   const change = `rollback-${from}-${randomUUID().slice(0, 8)}`;
   const next: DeployState = { ...s, current: to ? { version: to, workers, healthWindowSeconds: good?.body?.healthWindowSeconds ?? 30, healthy: true } : undefined };

@@ -66,11 +66,12 @@ describe("vigil fleet deploy: signed deployments, health gate, rollback, remote 
       await send(signDocument(body(6, [{ name: "evil", command: "sleep", args: ["1"] }]), stranger.privatePem), "stranger");
       await send(signDocument(body(1, [{ name: "evil", command: "sleep", args: ["1"] }]), key.privatePem), "old");
       await send(signDocument(body(7, [{ name: "safety", command: "sleep", args: ["2"] }]), key.privatePem), "pinned");
-      // Containers are not applied by a deployment (docs/fleet.md): refused with the reason, never silently dropped.
-      await send(signDocument({ ...body(8, [{ name: "evil", command: "sleep", args: ["1"] }]), containers: [{ name: "camera", image: "camera:1" }] }, key.privatePem), "containers");
-      for (const code of ["bad-signature", "unknown-key", "old-version", "pinned", "containers-unsupported"]) {
+      // fleet.pinned covers containers too: a container of a pinned name is refused like a worker.
+      await send(signDocument({ ...body(8, [{ name: "evil", command: "sleep", args: ["1"] }]), containers: [{ name: "safety", image: "camera:1" }] }, key.privatePem), "pinned-container");
+      for (const code of ["bad-signature", "unknown-key", "old-version", "pinned"]) {
         await d1.events.waitFor(`refused ${code}`, (e) => is(e, "dec.deployment.refused") && (e.data as { code: string }).code === code, 30_000);
       }
+      await d1.events.waitFor("refused pinned container", (e) => is(e, "dec.deployment.refused") && (e.data as { code: string; version?: number }).code === "pinned" && (e.data as { version?: number }).version === 8, 30_000);
       assert.equal(pidOf(d1, "evil"), undefined, "nothing refused was started");
 
       // 3. A deployment whose new worker crashes: rolled back inside the health window on every device that got it, the old set runs again, one incident per device.

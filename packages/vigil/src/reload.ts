@@ -104,7 +104,7 @@ function alive(pid: number): boolean {
 
 /** What each service reads from the config besides the shared settings: when it differs after a reload, `vigil up` restarts that service. */
 const SERVICE_SETTINGS: Partial<Record<ServiceName, (c: VigilConfig) => unknown>> = {
-  decider: (c) => [c.decider, c.policies, c.workers.map((w) => [w.name, w.essential, w.priority, w.restart, w.dependsOn])],
+  decider: (c) => [c.decider, c.policies, c.workers.map((w) => [w.name, w.essential, w.priority, w.restart, w.dependsOn]), c.containers.map((w) => [w.name, w.essential, w.priority, w.restart, w.vnics])],
   health: (c) => [c.health, c.policies, c.workers.map((w) => [w.name, w.probe])],
   gateway: (c) => [c.gateway, c.workers.map((w) => w.name), c.containers.map((w) => w.name)],
   telemetry: (c) => [c.telemetry],

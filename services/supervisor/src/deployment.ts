@@ -7,7 +7,7 @@ import { mergeWorkers, verifyDeployment, type Logger, type VigilConfig } from "@
  * deployer in `vigil up` leaves the signed document it wants running in <dataDir>/deployment/
  * desired.json (synced) and asks for a reload. The supervisor does not take the deployer's word for
  * it: it checks the signature, the key (its own config's fleet.trust) and the pinned workers again,
- * then the deployment's workers are merged with the local config's and planned like any reload.
+ * then the deployment's workers and containers are merged with the local config's and planned like any reload.
  */
 
 export const deploymentDir = (dataDir: string): string => join(dataDir, "deployment");
@@ -31,7 +31,14 @@ export function withDeployment(config: VigilConfig, log: Logger): VigilConfig {
     log.error({ file, code: v.code, reason: v.reason }, "deployment refused by the supervisor: running the local config alone");
     return config;
   }
-  return { ...config, workers: mergeWorkers(config.workers, v.deployment.workers) };
+  const d = v.deployment;
+  const kindSwitch = [...d.containers.filter((c) => config.workers.some((w) => w.name === c.name)), ...d.workers.filter((w) => config.containers.some((c) => c.name === w.name))].map((x) => x.name);
+  if (kindSwitch.length) {
+    log.error({ file, workloads: kindSwitch }, "deployment refused by the supervisor: it turns a local worker into a container or back (change the local config for that); running the local config alone");
+    return config;
+  }
+  // Workers and containers share one namespace (the config refuses a name twice): each section merges on its own.
+  return { ...config, workers: mergeWorkers(config.workers, d.workers), containers: mergeWorkers(config.containers, d.containers) };
 }
 
 /** Whether a deployment is waiting to be applied (the supervisor then reloads right after its boot). */

@@ -14,6 +14,7 @@ export interface StepResults {
   stop: void;
   start: Started;
   ready: void;
+  remove: void;
   pause: void;
   resume: void;
   kill: void;
@@ -53,6 +54,8 @@ export function createExecutors(workloads: Workloads, waits: Waits): Executors {
     },
     // Containers count as ready once started (their health is the docker driver's).
     ready: (s) => (workloads.containers?.config(s.worker) ? Promise.resolve() : workloads.processes.whenReady(s.worker)),
+    // The stop before it was graceful (its own step); this deletes the container and its internal network.
+    remove: (s) => containersOf(workloads, s.worker).remove(s.worker),
     pause: async (s) => ops(s.worker).pause(s.worker),
     resume: async (s) => ops(s.worker).resume(s.worker),
     kill: (s) => ops(s.worker).kill(s.worker, s.signal),
@@ -61,7 +64,7 @@ export function createExecutors(workloads: Workloads, waits: Waits): Executors {
 }
 
 function containersOf(workloads: Workloads, worker: string): DockerDriver {
-  if (!workloads.containers?.config(worker)) throw new Error(`unknown container workload "${worker}"`);
+  if (!workloads.containers?.owns(worker)) throw new Error(`unknown container workload "${worker}"`);
   return workloads.containers;
 }
 
@@ -76,6 +79,8 @@ export function runStep(ex: Executors, step: Step): Promise<unknown> {
       return ex.start(step);
     case "ready":
       return ex.ready(step);
+    case "remove":
+      return ex.remove(step);
     case "pause":
       return ex.pause(step);
     case "resume":

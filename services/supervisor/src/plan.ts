@@ -15,8 +15,9 @@ export interface WorkerSpec {
   name: string;
   kind: WorkloadKind;
   /**
-   * The settings a reload compares, field → canonical text (command, args, env, inheritEnv, cwd,
-   * limits): a worker whose settings differ is restarted. Others (restart policy, priority …) apply live.
+   * The settings a reload compares, field → canonical text (a process: command, args, env, inheritEnv,
+   * cwd, limits; a container: what it is created from, workloads.ts containerSpec): a worker whose
+   * settings differ is restarted (a container: recreated). Others (restart policy, priority …) apply live.
    */
   settings?: Readonly<Record<string, string>>;
   /** Workers that must be ready before this one starts. */
@@ -52,6 +53,8 @@ export type Step =
   | { action: "start"; worker: string }
   /** Wait until a started worker is ready (its `ready` condition), before a dependent starts. */
   | { action: "ready"; worker: string }
+  /** Delete a stopped container (and its internal network): a removed or changed container workload is recreated, not restarted. */
+  | { action: "remove"; worker: string }
   | { action: "pause"; worker: string }
   | { action: "resume"; worker: string }
   | { action: "kill"; worker: string; signal: NodeJS.Signals }
@@ -212,7 +215,8 @@ function startsInOrder(desired: readonly WorkerSpec[], names: readonly string[])
 
 /**
  * Stops first (removed workers, then the ones to restart, dependents before what they depend on), so
- * a removed worker's resources are free before a new one starts; then starts in dependency order,
+ * a removed worker's resources are free before a new one starts; then the removed and changed
+ * containers are deleted (containersToRemove); then starts in dependency order,
  * each after its dependencies are ready. Operator-stopped workers, and workers whose dependency is
  * held, stay stopped (`held`).
  */
@@ -220,15 +224,30 @@ function planConverge(desired: readonly WorkerSpec[], current: readonly WorkerFa
   const wanted = desired.filter((w) => c.only === undefined || w.kind === c.only);
   const declared = new Set(desired.map((w) => w.name));
   const removed = current.filter((f) => isUp(f) && !declared.has(f.name)).map((f) => f.name);
+  const diff = c.previous ? diffWorkers(c.previous, wanted) : undefined;
   // Only running workers restart; a changed worker that is not running simply starts with its new settings.
-  const changedUp = new Set((c.previous ? diffWorkers(c.previous, wanted).changed : []).map((x) => x.worker).filter((w) => isUp(factsOf(current, w))));
+  const changedUp = new Set((diff?.changed ?? []).map((x) => x.worker).filter((w) => isUp(factsOf(current, w))));
   const restarts = new Set([...changedUp, ...dependentsToRestart(wanted, current, changedUp)]);
   const stopOrder = startOrder(wanted).map((w) => w.name).filter((n) => restarts.has(n)).reverse();
   const held = heldWorkers(wanted, current);
   const heldNames = new Set(held.map((h) => h.worker));
   const toStart = wanted.filter((w) => restarts.has(w.name) || (!heldNames.has(w.name) && !isUp(factsOf(current, w.name)))).map((w) => w.name);
   const stops: Step[] = [...removed, ...stopOrder].map((worker) => ({ action: "stop", worker }));
-  return { ok: true, outcome: "obs.worker.started", steps: [...stops, ...startsInOrder(wanted, toStart)], ...(held.length ? { held } : {}) };
+  const removes: Step[] = diff && c.previous ? containersToRemove(c.previous, wanted, diff).map((worker) => ({ action: "remove", worker })) : [];
+  return { ok: true, outcome: "obs.worker.started", steps: [...stops, ...removes, ...startsInOrder(wanted, toStart)], ...(held.length ? { held } : {}) };
+}
+
+/**
+ * A container keeps what it was created from (image, env, networks …): a removed container is deleted
+ * after its stop, and a changed one is deleted before it starts again, so its next start creates it from
+ * the new declaration (stopped ones too: the engine still holds them). Declaration order.
+ */
+function containersToRemove(previous: readonly WorkerSpec[], wanted: readonly WorkerSpec[], diff: WorkerDiff): string[] {
+  const wasContainer = new Set(previous.filter((w) => w.kind === "container").map((w) => w.name));
+  const changed = new Set(diff.changed.map((x) => x.worker));
+  const removed = diff.removed.filter((n) => wasContainer.has(n));
+  const recreated = wanted.filter((w) => w.kind === "container" && wasContainer.has(w.name) && changed.has(w.name)).map((w) => w.name);
+  return [...removed, ...recreated];
 }
 
 /** Operator-stopped workers, and (transitively) the workers that depend on one of them and are not running. */

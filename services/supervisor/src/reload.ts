@@ -7,14 +7,16 @@ import { withDeployment } from "./deployment.js";
 import type { WorkerCgroups } from "./cgroups.js";
 import type { Emit } from "./emit.js";
 import type { OperatorStops } from "./operator-stops.js";
-import { diffWorkers, plan, type Held, type Step, type WorkerDiff, type WorkerSpec } from "./plan.js";
-import { processSpec, type Workloads } from "./workloads.js";
+import type { DockerDriver } from "./docker-driver.js";
+import type { Started } from "./executors.js";
+import { diffWorkers, plan, type Held, type Step, type WorkerDiff, type WorkerSpec, type WorkloadKind } from "./plan.js";
+import { containerSpec, processSpec, type Workloads } from "./workloads.js";
 
 /**
  * A config reload (docs/reload.md): re-read the supervisor's own local config file (nothing from the
  * network declares a program), validate it, plan desired against current with the planner's
  * "converge" intent, emit the plan, run its steps and report each one, all under one change id.
- * The same path a deployment from the cloud will drive: desired workers changed → plan → steps.
+ * Workers and containers alike; a deployment from the cloud drives the same path: desired changed → plan → steps.
  */
 
 export interface ReloadRequest {
@@ -40,6 +42,8 @@ export interface ReloadDeps {
   apply: ApplyDeps;
   stops: OperatorStops;
   cgroups?: WorkerCgroups;
+  /** Makes the docker driver when a reload declares the first containers (service.ts: the one boot would have made). */
+  dockerDriver?: () => DockerDriver;
 }
 
 /** Where `vigil reload` leaves its request (change id, dry run) before it signals: <dataDir>/reload-request.json. */
@@ -88,25 +92,69 @@ export class Reloads {
       await emit("dec.config.rejected", { change, configPath, error });
       return { change, ok: false, error };
     }
-    const previous = workloads.desired().filter((w) => w.kind === "process");
-    const desired: WorkerSpec[] = config.workers.map(processSpec);
-    const names = new Set([...previous, ...desired].map((w) => w.name));
-    const current = [...names].map((n) => workloads.facts(n));
-    const p = plan(desired, current, { kind: "converge", only: "process", previous });
-    if (!p.ok) throw new Error(p.reason); // converge always plans
-    const diff = diffWorkers(previous, desired);
-    this.warnAboutContainers(config);
-    const held = p.held ?? [];
-    await emit("dec.config.planned", { change, configPath, diff, steps: p.steps.filter(hasWorker).map((s) => ({ action: s.action, worker: s.worker })), held, ...(req.dryRun ? { dryRun: true } : {}) });
-    log.info({ change, added: diff.added, removed: diff.removed, changed: diff.changed, steps: p.steps.length, dryRun: !!req.dryRun }, "reload planned");
-    if (req.dryRun) return { change, ok: true, dryRun: true, diff, steps: p.steps, held, reports: [] };
+    const { diff, steps, held, specs, removedProcesses } = this.planChange(config);
+    await emit("dec.config.planned", { change, configPath, diff, steps: steps.filter(hasWorker).map((s) => ({ action: s.action, worker: s.worker })), held, ...(req.dryRun ? { dryRun: true } : {}) });
+    log.info({ change, added: diff.added, removed: diff.removed, changed: diff.changed, steps: steps.length, dryRun: !!req.dryRun }, "reload planned");
+    if (req.dryRun) return { change, ok: true, dryRun: true, diff, steps, held, reports: [] };
     workloads.processes.declare(config.workers);
+    (await this.dockerFor(config))?.declare(config.containers);
     for (const w of diff.removed) this.deps.stops.clear(w); // a removed worker's stop is forgotten with it
-    const reports = await applySteps(this.deps.apply, p.steps, desired, (r) => this.report(change, p.steps.length, r, config));
-    for (const w of diff.removed) this.deps.cgroups?.remove(w);
+    const reports = await applySteps(this.deps.apply, steps, specs, (r) => this.report(change, steps.length, r, config));
+    for (const w of removedProcesses) this.deps.cgroups?.remove(w);
     const failed = reports.filter((r) => !r.ok).length;
     await emit("out.config.applied", { change, steps: reports.length, failed, durationMs: this.deps.apply.now() - t0 });
-    return { change, ok: true, dryRun: false, diff, steps: p.steps, held, reports };
+    return { change, ok: true, dryRun: false, diff, steps, held, reports };
+  }
+
+  /**
+   * One plan per workload kind (processes, then containers), each desired against what was declared
+   * before and what runs, joined into one change: one diff, one list of steps, one list of held workers.
+   */
+  private planChange(config: VigilConfig): { diff: WorkerDiff; steps: Step[]; held: Held[]; specs: WorkerSpec[]; removedProcesses: string[] } {
+    const { workloads } = this.deps;
+    const desiredOf: Record<WorkloadKind, WorkerSpec[]> = { process: config.workers.map(processSpec), container: config.containers.map(containerSpec) };
+    const diff: WorkerDiff = { added: [], removed: [], changed: [], unchanged: [] };
+    const steps: Step[] = [];
+    const held: Held[] = [];
+    let removedProcesses: string[] = [];
+    for (const kind of ["process", "container"] as const) {
+      const previous = workloads.desired().filter((w) => w.kind === kind);
+      const desired = desiredOf[kind];
+      const names = new Set([...previous, ...desired].map((w) => w.name));
+      const p = plan(desired, [...names].map((n) => workloads.facts(n)), { kind: "converge", only: kind, previous });
+      if (!p.ok) throw new Error(p.reason); // converge always plans
+      const d = diffWorkers(previous, desired);
+      diff.added.push(...d.added);
+      diff.removed.push(...d.removed);
+      diff.changed.push(...d.changed);
+      diff.unchanged.push(...d.unchanged);
+      steps.push(...p.steps);
+      held.push(...(p.held ?? []));
+      if (kind === "process") removedProcesses = d.removed;
+    }
+    return { diff, steps, held, specs: [...desiredOf.process, ...desiredOf.container], removedProcesses };
+  }
+
+  /**
+   * The docker driver for a config that declares containers. Boot made one when it had containers (and
+   * keeps retrying the engine itself); the first containers a reload declares get a new one, connected
+   * here: when the engine does not answer, their starts fail with its message and it is said once.
+   */
+  private async dockerFor(config: VigilConfig): Promise<DockerDriver | undefined> {
+    const { workloads, log, emit } = this.deps;
+    if (workloads.containers || !config.containers.length || !this.deps.dockerDriver) return workloads.containers;
+    const driver = this.deps.dockerDriver();
+    workloads.useContainers(driver);
+    const socketPath = config.docker.socketPath;
+    try {
+      const version = await driver.connect();
+      await emit("sys.docker.available", { socketPath, version, adopted: [] });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      log.error({ socketPath, err: error }, "docker driver unavailable: the reload's containers cannot start");
+      await emit("sys.docker.unavailable", { socketPath, error, workloads: config.containers.map((c) => c.name) });
+    }
+    return driver;
   }
 
   /** Each step's outcome; a start is also the usual obs.worker.started (the decider and the console follow pids by it). */
@@ -115,22 +163,18 @@ export class Reloads {
     if (!hasWorker(r.step)) return;
     const worker = r.step.worker;
     if (!r.ok) log.error({ change, worker, action: r.step.action, err: r.error }, "reload step failed");
-    if (r.started) {
-      const w = config.workers.find((x) => x.name === worker);
-      await emit("obs.worker.started", { worker, pid: r.started.pid, command: w ? [w.command, ...w.args].join(" ") : worker });
-    }
+    if (r.started) await emit("obs.worker.started", startedData(config, worker, r.started));
     const pid = r.started?.pid;
     await emit("out.config.step", { change, step: r.index, of, action: r.step.action, worker, ok: r.ok, ...(pid ? { pid } : {}), ...(r.previousPid && r.previousPid !== pid ? { previousPid: r.previousPid } : {}), ...(r.error ? { error: r.error } : {}), durationMs: Math.round(r.durationMs * 1000) / 1000 });
   }
+}
 
-  /** Containers are not reloaded yet: say which declarations differ, instead of silently ignoring them. */
-  private warnAboutContainers(config: VigilConfig): void {
-    const running = this.deps.workloads.containers;
-    const declaredNow = running?.declared() ?? [];
-    const differs = config.containers.filter((c) => JSON.stringify(running?.config(c.name)) !== JSON.stringify(c)).map((c) => c.name);
-    const removed = declaredNow.filter((n) => !config.containers.some((c) => c.name === n));
-    if (differs.length || removed.length) this.deps.log.warn({ changed: differs, removed }, "reload: container changes are not applied by a reload; restart vigil up to apply them");
-  }
+/** obs.worker.started for a start a reload made, as boot says it (a container's with its id). */
+function startedData(config: VigilConfig, worker: string, s: Started) {
+  const w = config.workers.find((x) => x.name === worker);
+  if (w) return { worker, pid: s.pid, command: [w.command, ...w.args].join(" ") };
+  const c = config.containers.find((x) => x.name === worker);
+  return { worker, pid: s.pid, command: c ? [c.image, ...(c.command ?? [])].join(" ") : worker, ...(s.containerId ? { containerId: s.containerId } : {}), ...(s.adopted ? { adopted: true } : {}) };
 }
 
 const hasWorker = (s: Step): s is Exclude<Step, { action: "wait" }> => s.action !== "wait";

@@ -60,21 +60,21 @@ export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptio
   const onStable: ExitReporting["stable"] = (...a) => exits?.stable(...a);
   const cgroups = await limitsSupport(ctx, emit, opts.cgroups);
   const processes = new ProcessDriver(config.workers, { baseDir: config.configDir, logDir: join(dir, "logs"), logs: config.logs, logCapDirs: [join(dir, "logs"), join(config.dataDir, "logs")], log, cgroups, events: { onStarted: tally.started, onExited, onStable, onPidsChanged: (pids) => registry.write(pids) } });
-  const containers = config.containers.length
-    ? new DockerDriver(config.containers, {
-        device: config.device,
-        socketPath: config.docker.socketPath,
-        log,
-        events: {
-          onStarted: tally.started,
-          onExited,
-          onStable,
-          onPidsChanged: () => undefined,
-          onHealth: (worker, containerId, status) => void emit("obs.container.health", { worker, containerId, status }, { incident: incidents.get(worker) }),
-          onNetworks: (worker, containerId, internal, vnics) => void emit("obs.container.networks", { worker, containerId, ...(internal ? { internal } : {}), vnics }),
-        },
-      })
-    : undefined;
+  const dockerDriver = (declared: typeof config.containers) =>
+    new DockerDriver(declared, {
+      device: config.device,
+      socketPath: config.docker.socketPath,
+      log,
+      events: {
+        onStarted: tally.started,
+        onExited,
+        onStable,
+        onPidsChanged: () => undefined,
+        onHealth: (worker, containerId, status) => void emit("obs.container.health", { worker, containerId, status }, { incident: incidents.get(worker) }),
+        onNetworks: (worker, containerId, internal, vnics) => void emit("obs.container.networks", { worker, containerId, ...(internal ? { internal } : {}), vnics }),
+      },
+    });
+  const containers = config.containers.length ? dockerDriver(config.containers) : undefined;
   const stops = new OperatorStops(join(dir, "operator-stops.json"));
   const workloads = new Workloads(processes, containers, stops);
   const executors = createExecutors(workloads, waits);
@@ -94,7 +94,7 @@ export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptio
   const stopListening = degraded.listen(ctx.nc, config.device);
   const stopHeartbeat = startHeartbeat({ emit, bus, workloads, tally, intervalMs: config.supervisor.heartbeatMs });
 
-  const reloads = new Reloads({ configPath: opts.configPath ?? process.env.VIGIL_CONFIG ?? config.configPath, env: opts.env ?? process.env, log, emit, workloads, apply, stops, cgroups });
+  const reloads = new Reloads({ configPath: opts.configPath ?? process.env.VIGIL_CONFIG ?? config.configPath, env: opts.env ?? process.env, log, emit, workloads, apply, stops, cgroups, dockerDriver: () => dockerDriver([]) });
   const stop = () => shutdown({ flag, listeners: [stopHeartbeat, stopListening, containerBoot.stop], waits, consumer, workloads, queues, bus, executed });
   return Object.assign(stop, { reload: (req?: ReloadRequest) => reloads.reload(req), dataDir: config.dataDir });
 }

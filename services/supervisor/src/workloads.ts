@@ -1,4 +1,4 @@
-import { RestartPolicySchema, type RestartPolicy, type WorkerConfig } from "@vigil/events";
+import { RestartPolicySchema, type ContainerConfig, type RestartPolicy, type WorkerConfig } from "@vigil/events";
 import type { DockerDriver } from "./docker-driver.js";
 import type { ProcessDriver, RunStatus } from "./process-driver.js";
 import type { OperatorStops } from "./operator-stops.js";
@@ -19,13 +19,22 @@ export class Workloads {
   constructor(
     readonly processes: ProcessDriver,
     /** Only when containers are declared, so a device without Docker never needs the engine. */
-    readonly containers: DockerDriver | undefined,
+    private docker: DockerDriver | undefined,
     /** Workers the operator stopped: they stay stopped until started (operator-stops.ts). */
     readonly stops?: OperatorStops,
   ) {}
 
+  get containers(): DockerDriver | undefined {
+    return this.docker;
+  }
+
+  /** The docker driver a reload made when the first containers were declared (boot had none). */
+  useContainers(driver: DockerDriver): void {
+    this.docker = driver;
+  }
+
   opsOf(worker: string): WorkloadOps {
-    return this.containers?.config(worker) ? this.containers : this.processes;
+    return this.docker?.owns(worker) ? this.docker : this.processes;
   }
 
   declaredNames(): string[] {
@@ -34,7 +43,7 @@ export class Workloads {
 
   desired(): WorkerSpec[] {
     const processes = this.processes.declared().map((name) => processSpec(this.processes.config(name)!));
-    return [...processes, ...(this.containers?.declared() ?? []).map((name) => ({ name, kind: "container" as const }))];
+    return [...processes, ...(this.docker?.declared() ?? []).map((name) => containerSpec(this.docker!.config(name)!))];
   }
 
   facts(worker: string): WorkerFacts {
@@ -71,4 +80,15 @@ export function processSpec(w: WorkerConfig): WorkerSpec {
     dependsOn: w.dependsOn,
     restartWithDependency: w.restartWithDependency,
   };
+}
+
+/**
+ * A container workload's spec for the planner. `settings` are what the engine created the container
+ * from (the fields of networks.ts specHash: image, command, env, labels, cpus, memory, internalNetwork,
+ * vnics): a change recreates it. Restart policy, stopGraceMs, essential and priority are Vigil's, read
+ * when needed, so they apply without touching the container (Docker's own restart policy stays off).
+ */
+export function containerSpec(c: ContainerConfig): WorkerSpec {
+  const settings = { image: c.image, command: c.command, env: c.env, labels: c.labels, cpus: c.cpus, memory: c.memory, internalNetwork: c.internalNetwork, vnics: c.vnics };
+  return { name: c.name, kind: "container", settings: Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, canonical(v)])) };
 }

@@ -29,6 +29,8 @@ export interface DockerDriverOptions {
 export class DockerDriver {
   readonly docker: Docker;
   private readonly workloads: Map<string, ContainerConfig>;
+  /** Containers a reload removed from the config, until their remove step deleted them. */
+  private readonly retiring = new Map<string, ContainerConfig>();
   private readonly runs: RunTable;
   private readonly networks: DockerNetworks;
   private readonly lifecycle: ContainerLifecycle;
@@ -50,6 +52,25 @@ export class DockerDriver {
 
   declared(): string[] {
     return [...this.workloads.keys()];
+  }
+
+  /**
+   * A reload's new container declarations. The map is the one the run table and the lifecycle read,
+   * so it changes in place; a container no longer declared is kept as retiring (its stop grace, and
+   * the commands' routing to this driver) until its remove step.
+   */
+  declare(containers: readonly ContainerConfig[]): void {
+    for (const [name, c] of this.workloads) if (!containers.some((x) => x.name === name)) this.retiring.set(name, c);
+    this.workloads.clear();
+    for (const c of containers) {
+      this.workloads.set(c.name, c);
+      this.retiring.delete(c.name);
+    }
+  }
+
+  /** Whether this driver runs `name`: declared, or removed from the config and not yet deleted (or still running). */
+  owns(name: string): boolean {
+    return this.workloads.has(name) || this.retiring.has(name) || this.runs.get(name) !== undefined;
   }
 
   config(name: string): ContainerConfig | undefined {
@@ -91,7 +112,7 @@ export class DockerDriver {
 
   /** docker stop (SIGTERM, then SIGKILL after stopGraceMs); resolves when the engine reported the exit. */
   stop(name: string, graceMs?: number): Promise<void> {
-    return this.lifecycle.stop(name, graceMs);
+    return this.lifecycle.stop(name, graceMs ?? this.retiring.get(name)?.stopGraceMs);
   }
 
   kill(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
@@ -107,8 +128,9 @@ export class DockerDriver {
   }
 
   /** Stops and deletes the workload's container and its internal network. */
-  remove(name: string): Promise<void> {
-    return this.lifecycle.remove(name);
+  async remove(name: string): Promise<void> {
+    await this.lifecycle.remove(name);
+    this.retiring.delete(name);
   }
 
   /** See DockerNetworks.macvlanNetwork. */

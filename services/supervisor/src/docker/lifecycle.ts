@@ -18,7 +18,7 @@ function isNotFound(err: unknown): boolean {
  */
 export class ContainerLifecycle {
   /** The container each workload ran in last: a restart after a crash skips the label search. */
-  private readonly lastId = new Map<string, string>();
+  private readonly lastId = new Map<string, { id: string; spec: string }>();
 
   constructor(
     private readonly docker: Docker,
@@ -46,7 +46,9 @@ export class ContainerLifecycle {
   async start(name: string, c: ContainerConfig): Promise<{ pid: number; containerId: string; adopted: boolean }> {
     const existing = this.opts.runs.get(name);
     if (existing) return { pid: existing.pid, containerId: existing.id, adopted: false };
-    const known = this.lastId.get(name);
+    // A container from an older declaration (a reload changed it) is not reused: the label search replaces it.
+    const last = this.lastId.get(name);
+    const known = last?.spec === specHash(c) ? last.id : undefined;
     const info = await this.reusable(name, c, known);
     const current = await this.inspectOrRecreate(name, c, info ? info.Id : await this.create(c), known !== undefined);
     const { id, container } = current;
@@ -54,7 +56,7 @@ export class ContainerLifecycle {
     const adopted = fromBefore && current.state.Running;
     const state = adopted ? current.state : await this.startUntilRunning(container, current.state);
     if (!state.Running) throw new Error(`container ${name} exited right after start (code ${state.ExitCode}${state.Error ? `: ${state.Error}` : ""})`);
-    this.lastId.set(name, id);
+    this.lastId.set(name, { id, spec: specHash(c) });
     this.opts.runs.track(name, id, state.Pid, state.Paused);
     if (!fromBefore || adopted) void this.opts.reportNetworks(name).catch(() => undefined);
     return { pid: state.Pid, containerId: id, adopted };
