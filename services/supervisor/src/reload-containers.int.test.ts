@@ -28,7 +28,7 @@ const envOf = (id: string): string[] => JSON.parse(docker("inspect", "--format",
 async function setup(srv: TestNatsServer, device: string, body: { containers: unknown[]; fleet?: object }) {
   const dataDir = mkdtempSync(join(tmpdir(), "vigil-reload-ct-"));
   const file = join(dataDir, "vigil.yaml");
-  const write = (b: { containers: unknown[]; fleet?: object }) => writeFileSync(file, JSON.stringify({ device, dataDir, nats: { url: srv.url }, supervisor: { heartbeatMs: 500 }, ...b })); // JSON is YAML
+  const write = (b: { containers: unknown[]; workers?: unknown[]; fleet?: object }) => writeFileSync(file, JSON.stringify({ device, dataDir, nats: { url: srv.url }, supervisor: { heartbeatMs: 500 }, ...b })); // JSON is YAML
   write(body);
   const config = loadConfig(file, {});
   let sup!: RunningSupervisor;
@@ -97,6 +97,14 @@ describe("reload of containers: desired containers changed → plan → steps (r
       const again = await t.sup.reload({ change: "ct-2" });
       assert.ok(again.ok && again.steps.length === 0, "an unchanged reload plans no step");
       assert.deepEqual(containersOf(device, keep), [keepId]);
+
+      // A container turned into a process worker of the same name in one reload: refused, nothing changed.
+      t.write({ containers: [sleeper(change, "2"), sleeper(fresh)], workers: [{ name: keep, command: "sleep", args: ["600"] }] });
+      const switched = await t.sup.reload({ change: "ct-3" });
+      assert.ok(!switched.ok && /cannot become a container, or a container a worker/.test(switched.error), JSON.stringify(switched));
+      const rejected = dataOf(await t.events.waitFor("rejected", (e) => is(e, "dec.config.rejected") && e.data.change === "ct-3"), "dec.config.rejected");
+      assert.match(rejected.error, new RegExp(keep));
+      assert.equal(containerState(keepId!).Running, true, "the container still runs");
     } finally {
       await t.close();
     }

@@ -92,6 +92,13 @@ export class Reloads {
       await emit("dec.config.rejected", { change, configPath, error });
       return { change, ok: false, error };
     }
+    const switched = kindSwitches(workloads.desired(), config);
+    if (switched.length) {
+      const error = `${switched.join(", ")}: a worker cannot become a container, or a container a worker, in one reload (remove it, reload, then declare it again)`;
+      log.warn({ change, err: error }, "reload refused; nothing changed");
+      await emit("dec.config.rejected", { change, configPath, error });
+      return { change, ok: false, error };
+    }
     const { diff, steps, held, specs, removedProcesses } = this.planChange(config);
     await emit("dec.config.planned", { change, configPath, diff, steps: steps.filter(hasWorker).map((s) => ({ action: s.action, worker: s.worker })), held, ...(req.dryRun ? { dryRun: true } : {}) });
     log.info({ change, added: diff.added, removed: diff.removed, changed: diff.changed, steps: steps.length, dryRun: !!req.dryRun }, "reload planned");
@@ -167,6 +174,12 @@ export class Reloads {
     const pid = r.started?.pid;
     await emit("out.config.step", { change, step: r.index, of, action: r.step.action, worker, ok: r.ok, ...(pid ? { pid } : {}), ...(r.previousPid && r.previousPid !== pid ? { previousPid: r.previousPid } : {}), ...(r.error ? { error: r.error } : {}), durationMs: Math.round(r.durationMs * 1000) / 1000 });
   }
+}
+
+/** Names declared now as one kind and in `config` as the other: the two drivers would each think the other runs it. */
+function kindSwitches(declared: readonly WorkerSpec[], config: VigilConfig): string[] {
+  const kindNow = new Map(declared.map((w) => [w.name, w.kind]));
+  return [...config.workers.filter((w) => kindNow.get(w.name) === "container"), ...config.containers.filter((c) => kindNow.get(c.name) === "process")].map((w) => w.name);
 }
 
 /** obs.worker.started for a start a reload made, as boot says it (a container's with its id). */
