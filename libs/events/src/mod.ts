@@ -16,7 +16,7 @@ export { type ServiceContext, type StartService, VERSION, runService, startServi
 export { CLOSED_INCIDENTS_KEPT, DECIDER_BUCKET, type DeciderSnapshot, type DeciderState, type DeploymentWatch, type DiskPressureView, type HealthView, type IncidentView, type OutcomeStats, type RemediationView, type WorkerHealthView, type WorkerView, healthOf, initialState, isOpenIncident, openIncidents, ownEntry, withEntry, workerOf } from "./state.js";
 export { type EventWithSeq, type Tail, tailEvents, startPosition, type ReadStart } from "./reader.js";
 export { LOCAL_TOKEN_NAME, ensureLocalToken, gatewayInfoFile, hashToken, localTokenFile, newToken, readLocalToken, sameDigest } from "./tokens.js";
-export { DEFAULT_SERVICE_MEMORY, ServiceMemorySchema, type ServiceMemoryConfig } from "./service-memory.js";
+export { DEFAULT_SERVICE_MEMORY, ServiceMemorySchema, type ServiceMemoryConfig, heapOf } from "./service-memory.js";
 export { DEFAULT_HYSTERESIS, DEFAULT_POLICIES_CONFIG, HEALTH_METRICS, type HealthMetric, type PoliciesConfig, type ProbeConfig, ProbeSchema, type Threshold, probeKind, resolveThreshold } from "./health-config.js";
 export { type FleetConfig, FleetSchema } from "./fleet-config.js";
 export { type VnicConfig, memoryBytes } from "./container-config.js";

@@ -1,4 +1,4 @@
-import type { ServiceMemoryConfig } from "@vigil/events";
+import { heapOf, type ServiceMemoryConfig } from "@vigil/events";
 
 /**
  * What `vigil up` adds to each service's process for `serviceMemory:` (libs/events service-memory.ts,
@@ -6,11 +6,13 @@ import type { ServiceMemoryConfig } from "@vigil/events";
  * environment. Without them a service's heap is allowed to grow to a share of the machine's memory,
  * and V8 uses that room (big young generation, old generation collected late) long before anything
  * is retained: on a device that runs for months the room is what must be bounded.
+ * `service` undefined: the shared bounds (vigil up's own, in the unit `vigil install` writes).
  */
-export function serviceNodeArgs(m: ServiceMemoryConfig): string[] {
+export function serviceNodeArgs(m: ServiceMemoryConfig, service?: string): string[] {
+  const h = service ? heapOf(m, service) : m;
   const args: string[] = [];
-  if (m.maxOldSpaceMb > 0) args.push(`--max-old-space-size=${m.maxOldSpaceMb}`);
-  if (m.maxSemiSpaceMb > 0) args.push(`--max-semi-space-size=${m.maxSemiSpaceMb}`);
+  if (h.maxOldSpaceMb > 0) args.push(`--max-old-space-size=${h.maxOldSpaceMb}`);
+  if (h.maxSemiSpaceMb > 0) args.push(`--max-semi-space-size=${h.maxSemiSpaceMb}`);
   return args;
 }
 

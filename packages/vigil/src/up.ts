@@ -170,7 +170,7 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
     // Bounded V8 heap and malloc arenas (serviceMemory:, service-memory.ts): what a device running for months needs.
     const mem = config.serviceMemory;
     const senv = serviceEnv(s.name);
-    const child = spawn(process.execPath, [...serviceNodeArgs(mem), serviceMain(s.name)], { env: { ...senv, ...serviceMallocEnv(mem, senv) }, stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
+    const child = spawn(process.execPath, [...serviceNodeArgs(mem, s.name), serviceMain(s.name)], { env: { ...senv, ...serviceMallocEnv(mem, senv) }, stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
     // Under journald the important lines also go to the journal (journal-tee.ts); in a terminal the files are enough.
     const tee = () => (OUTPUT === "json" ? journalTee(s.name, config.logs.journalLevel, (l) => process.stdout.write(l)) : undefined);
     const [outTee, errTee] = [tee(), tee()]; // one per pipe: a line's halves must not meet another pipe's
