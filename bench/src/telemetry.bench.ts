@@ -365,11 +365,12 @@ const DRAIN_FINDINGS = [
   "(the same work the raw read does); in the sink, validation (every event through the bus's zod schemas) and",
   "`JSON.parse`.",
   "",
-  "One reason the full system drains slower than the isolated run: `vigil up` starts every service with the",
-  "bounded heap of `serviceMemory:` (`--max-semi-space-size=2 --max-old-space-size=128`, docs/unattended.md):",
-  "in a profile of the isolated drain with telemetry started with those flags, GC went from about 10 % to 21 %",
-  "of telemetry's samples (the batches held while they upload outlive a 2 MB young generation). The sink that",
-  "`vigil up` starts has no such bound.",
+  "One reason the full system drains slower than the isolated run: `vigil up` bounds each service's heap",
+  "(`serviceMemory:`, docs/unattended.md). With the 2 MB semi-space every service had until now",
+  "(`--max-semi-space-size=2 --max-old-space-size=128`), a profile of the isolated drain with telemetry started",
+  "with those flags showed GC going from about 10 % to 21 % of telemetry's samples (the batches held while",
+  "they upload outlive a 2 MB young generation); telemetry's own default is now 8 MB (serviceMemory.services).",
+  "The sink that `vigil up` starts has no such bound.",
 ];
 
 async function main(): Promise<void> {
