@@ -135,9 +135,12 @@ export async function runPowerCuts(o: PowerCutOptions): Promise<PowerCutResult> 
       if (cut === o.cuts) {
         try {
           const check = await checkStream(vigil.nats, acked);
-          const missing = new Set(await cloud.waitFor(acked, CLOUD_CATCH_UP_MS));
+          // Only what the stream has can still reach the cloud: a lost event (the baseline) is not waited for.
+          const lost = new Set(check.lostIds);
+          const missing = new Set(await cloud.waitFor([...acked].filter((id) => !lost.has(id)), CLOUD_CATCH_UP_MS));
+          for (const id of lost) missing.add(id);
           const atCloud = { cloudOutageCuts: outage.to - outage.from, backlog: backlog.length, backlogMissingAtCloud: backlog.filter((id) => missing.has(id)).length, ackedMissingAtCloud: missing.size };
-          return { cuts: o.cuts, acked: acked.size, recoveryMs, startedEachTime, ...check, ...atCloud };
+          return { cuts: o.cuts, acked: acked.size, recoveryMs, startedEachTime, ...check, lostIds: check.lostIds.slice(0, 20), ...atCloud };
         } finally {
           say(`stopped cleanly (${await vigil.stop()})`);
         }
@@ -200,7 +203,7 @@ async function checkStream(nats: { url: string; user?: string; pass?: string }, 
     const lostIds = [...acked].filter((id) => !seen.has(id));
     return {
       ackedLost: lostIds.length,
-      lostIds: lostIds.slice(0, 20),
+      lostIds,
       duplicates: [...acked].filter((id) => (seen.get(id) ?? 0) > 1).length,
       commandsRunTwice: [...outcomes.values()].filter((c) => c > 1).length,
       redecidedWithNewIds: [...decisionIds.values()].filter((ids) => ids.size > 1).length,
