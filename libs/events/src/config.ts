@@ -24,6 +24,11 @@ export const RestartPolicySchema = z
      * open meanwhile); 0 stops restarting for good, as before. Carried by the command as delayMs.
      */
     coolDownMs: z.number().int().min(0).max(3_600_000).default(300_000),
+    /**
+     * Fork the worker's next process ahead of time (a waiting /bin/sh, about 1 MB), so a restart skips
+     * spawn()'s fork (services/supervisor/src/spare.ts). Not used for workers with limits.
+     */
+    prespawn: z.boolean().default(true),
   })
   .strict();
 export type RestartPolicy = z.infer<typeof RestartPolicySchema>;

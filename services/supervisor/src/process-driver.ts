@@ -6,6 +6,10 @@ import { LogsSchema, readPidStat, RotatingLog, type Logger, type LogsConfig, typ
 import { spawnThroughGroups, type LimitsBackend } from "./cgroups.js";
 import { NotReady, whenReady } from "./readiness.js";
 import { workerEnv } from "./worker-env.js";
+import { discardSpare, forkSpare, spareKey, wakeSpare, type Spare } from "./spare.js";
+
+/** A spare is forked this long after a start, off the start's own path (its outcome event goes first). */
+const SPARE_DELAY_MS = 100;
 
 export type RunStatus = "running" | "paused" | "stopped" | "exited";
 
@@ -71,6 +75,9 @@ export function nowMs(): number {
 export class ProcessDriver {
   private readonly runs = new Map<string, Run>();
   private workers: Map<string, WorkerConfig>;
+  /** Each worker's next process, forked ahead (spare.ts). */
+  private readonly spares = new Map<string, Spare>();
+  private stoppingAll = false;
 
   constructor(
     workers: WorkerConfig[],
@@ -123,6 +130,44 @@ export class ProcessDriver {
   /** A reload's new declarations: runs go on (the planner stops or restarts them); the next start uses these. */
   declare(workers: WorkerConfig[]): void {
     this.workers = new Map(workers.map((w) => [w.name, w]));
+    // A spare made for a removed or changed worker would start the wrong program.
+    for (const [name, s] of this.spares) {
+      const w = this.workers.get(name);
+      if (!w || !this.wantsSpare(w) || s.key !== spareKey(w, this.cwdOf(w))) this.dropSpare(name);
+    }
+  }
+
+  private cwdOf(w: WorkerConfig): string {
+    return resolve(this.opts.baseDir, w.cwd ?? ".");
+  }
+
+  /** A limited worker joins its groups through its own shell before its exec: it is spawned as usual. */
+  private wantsSpare(w: WorkerConfig): boolean {
+    return w.restart.prespawn && !(w.limits && this.opts.cgroups);
+  }
+
+  private prepareSpare(name: string): void {
+    const w = this.workers.get(name);
+    if (!w || this.stoppingAll || this.spares.has(name) || !this.wantsSpare(w)) return;
+    const spare = forkSpare(w, this.cwdOf(w), workerEnv(process.env, w));
+    this.spares.set(name, spare);
+    spare.child.once("exit", () => this.spares.get(name) === spare && this.spares.delete(name));
+  }
+
+  private dropSpare(name: string): void {
+    const s = this.spares.get(name);
+    this.spares.delete(name);
+    if (s) discardSpare(s);
+  }
+
+  /** The worker's spare, woken (its exec follows at once); undefined: spawn as usual. */
+  private takeSpare(name: string, w: WorkerConfig): ChildProcess | undefined {
+    const s = this.spares.get(name);
+    if (!s) return undefined;
+    this.spares.delete(name);
+    if (s.key === spareKey(w, this.cwdOf(w)) && wakeSpare(s)) return s.child;
+    discardSpare(s);
+    return undefined;
   }
 
   /** Resolves when the running worker is ready for its dependents; rejects when it is not running or never gets ready. */
@@ -168,8 +213,9 @@ export class ProcessDriver {
     const line = this.commandLine(w);
     const oomBefore = line.limited ? this.opts.cgroups!.oomMark(name) : undefined;
     // Readiness on stdout reads the worker's output on its way to the log (both listen to the pipe).
-    const child: ChildProcess = spawn(line.command, line.args, {
-      cwd: resolve(this.opts.baseDir, w.cwd ?? "."),
+    const spare = line.limited ? undefined : this.takeSpare(name, w);
+    const child: ChildProcess = spare ?? spawn(line.command, line.args, {
+      cwd: this.cwdOf(w),
       // A clean environment: the supervisor's own holds its bus password (docs/security.md, "What workers get").
       env: workerEnv(process.env, w),
       // Own process group: stop/pause reach the worker's children too, and a Ctrl-C meant for vigil does not.
@@ -221,7 +267,8 @@ export class ProcessDriver {
       if (this.runs.get(name) === run) this.opts.events.onStable(name, pid, Math.round(nowMs() - run.startedAt));
     }, w.restart.stableMs);
     run.stableTimer.unref();
-    this.opts.log.debug({ worker: name, pid, spawnMs: at - t0 }, "worker spawned");
+    this.opts.log.debug({ worker: name, pid, spawnMs: at - t0, spare: spare !== undefined }, "worker spawned");
+    setTimeout(() => this.prepareSpare(name), SPARE_DELAY_MS).unref();
     this.opts.events.onStarted(name, pid, at);
     this.opts.events.onPidsChanged(this.pids());
     return Promise.resolve(pid);
@@ -270,6 +317,8 @@ export class ProcessDriver {
 
   /** Stops every worker (shutdown): all at once, each with its grace period. */
   async stopAll(): Promise<void> {
+    this.stoppingAll = true;
+    for (const name of [...this.spares.keys()]) this.dropSpare(name);
     await Promise.all([...this.runs.keys()].map((n) => this.stop(n)));
     await Promise.all([...this.outputs.values()].map((o) => o.close()));
   }
