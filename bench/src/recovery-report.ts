@@ -146,12 +146,16 @@ comparisons are within a run):
    event: with 1,000 events/s that is ten round trips a second a crash can queue behind. It is now
    saved in the background, one put in flight (services/decider/src/service.ts); acking first is safe
    because a restart resumes from the snapshot's own sequence.
-5. **What is left is mostly the machine.** In the supervisor's profile the 40 ms before each spawn
-   were ~70 % idle: it waits, it does not compute. \`spawn()\` itself (fork, then waiting for the child
-   to exec) took 11–17 ms p50 in the supervisor under that load, and 5–9 ms from a bare Node process
-   on the same machine at the same time (13 ms with a 240 MB heap) — the same cost the floor pays.
-   The decider's per-event cost under the background load is ~0.2 ms (half of it zod validation in
-   decodeEvent, a fifth the socket writes of acks); the decider's hop (exit received → command
-   received) was 3–11 ms p50 across runs. Not changed: the decider's validation of events it does not
-   use (libs/events consumer, another engineer's file), and the spawn (libuv's fork + exec wait).
+5. **The spawn itself, now done before the crash** (services/supervisor/src/spare.ts). Timestamps in
+   the supervisor (consumer receipt, handler, plan, queue, before and after \`spawn()\`, and the
+   child's exit; 80 kills at load ≈ 2.5, 2026-12-01 19:10) put the time from exit to new process at
+   p50 15.7 ms: 7.1 ms until the command reached the supervisor's handler (the exit's publish, the
+   decider's hop, delivery), 0.6 ms in the handler, plan and queue together, and **6.3 ms in
+   \`spawn()\`** (p90 11 ms): a fork of the ~80 MB supervisor, then the child waiting for a core before
+   its exec (strace: clone 1–5 ms, then 2–3 ms before the child's first syscall). Giving the background
+   services a lower CPU priority (nice 10) did not change it (6.28 ms). A worker's next process is now
+   forked ahead (\`restart.prespawn\`, default on): a \`/bin/sh\` waiting on fd 3, which the restart
+   wakes to exec the worker in place. Same machine minutes apart, 80 kills each: kill → new pid p50
+   15.8 → 11.2 ms, p99 57.8 → 29.8 ms. What is left is the two JetStream hops and the decider (the
+   floor rows above) and the shell's wake-up before its exec (spawn() returned → seen in /proc).
 `;
