@@ -25,6 +25,20 @@ import { allProcs, rssMb, stillAlive, vigilTree, type ProcInfo } from "./chaos-p
 import { REPO, RESULTS_DIR, SECRET, SinkProcess, sleep, VIGIL_MAIN, waitFor } from "./chaos-harness.js";
 import { optionText, positiveNumber } from "./lib/options.js";
 
+const HELP = `usage: node bench/dist/soak.bench.js [--minutes N] [--warmup-minutes N] [--sample-seconds N] [--out-dir DIR] [--note TEXT]
+
+  --minutes N          how long vigil up runs (default 60; SOAK_MINUTES)
+  --warmup-minutes N   samples before this are not fitted (default 10; SOAK_WARMUP_MINUTES)
+  --sample-seconds N   RSS and fds sampled this often (default 60; SOAK_SAMPLE_SECONDS)
+  --out-dir DIR        where soak.json and soak.md go (default bench/results; SOAK_OUT_DIR):
+                       a short exploratory run should not overwrite the committed report
+  --note TEXT          said in the report (why a run differs from the issue's; SOAK_NOTE)
+`;
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const OUT_DIR = optionText("out-dir", "SOAK_OUT_DIR") ?? RESULTS_DIR;
 const MINUTES = positiveNumber("minutes", "SOAK_MINUTES", 60);
 /** Warm-up minutes: 0 is valid (the smoke run), which positiveNumber refuses. */
 function warmupMinutes(): number {
@@ -212,9 +226,9 @@ function writeReport(st: RunState): void {
       run_dir: st.runDir,
     },
   };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RESULTS_DIR, "soak.json"), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(join(RESULTS_DIR, "soak.md"), markdown(result, per));
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(join(OUT_DIR, "soak.json"), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(OUT_DIR, "soak.md"), markdown(result, per));
 }
 
 function markdown(r: any, per: ReturnType<typeof figures>): string {
