@@ -12,13 +12,13 @@ import { freePort, startNatsServer, type TestNatsServer } from "@vigil/events/te
 import { checkDelivery, checkRecovery, classifyErrors, planFaults, prng, round1, rssGrowth, type FaultKind, type LogLine, type RssSeries, type StreamEntry } from "./chaos-checks.js";
 import { allProcs, rssMb, stillAlive, vigilTree, type ProcInfo } from "./chaos-procs.js";
 import { choiceOption, positiveNumber } from "./lib/options.js";
+import { SinkProcess } from "@vigil/sink";
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const BENCH_DIR = resolve(HERE, "..");
 export const REPO = resolve(BENCH_DIR, "..");
 export const RESULTS_DIR = join(BENCH_DIR, "results");
 export const VIGIL_MAIN = join(REPO, "packages", "vigil", "dist", "main.js");
-export const SINK_MAIN = join(REPO, "packages", "sink", "dist", "main.js");
 // Every service vigil up runs (each has its own bus user).
 export const SERVICES = BUS_SERVICES;
 export const DEVICE = "chaos-001";
@@ -28,59 +28,9 @@ export const RATE = 1_000;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The local cloud as a process on a fixed port: stopped and started again for outages. */
-export class SinkProcess {
-  child?: ChildProcess;
-  constructor(
-    readonly port: number,
-    readonly dataDir: string,
-    readonly logFile: string,
-  ) {}
-  get base(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-  async start(): Promise<void> {
-    const out = openSync(this.logFile, "a");
-    const child = spawn(process.execPath, [SINK_MAIN, "--port", String(this.port), "--data-dir", this.dataDir, "--faults"], { env: { ...process.env, VIGIL_SINK_SECRET: SECRET }, stdio: ["ignore", "pipe", out] });
-    closeSync(out);
-    this.child = child;
-    await new Promise<void>((res, rej) => {
-      let text = "";
-      child.stdout!.on("data", (d: Buffer) => {
-        text += d.toString();
-        if (text.includes("{")) res();
-      });
-      child.once("exit", (code) => rej(new Error(`the sink exited with ${code}; see ${this.logFile}`)));
-    });
-    child.removeAllListeners("exit");
-    child.stdout!.resume();
-  }
-  async stop(): Promise<void> {
-    const c = this.child;
-    this.child = undefined;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((r) => {
-      c.once("exit", () => r());
-      c.kill("SIGTERM");
-    });
-  }
-  async faults(body: object | undefined): Promise<void> {
-    const r = await fetch(`${this.base}/faults`, body ? { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } } : { method: "DELETE" });
-    if (!r.ok) throw new Error(`sink /faults answered ${r.status}: ${await r.text()}`);
-  }
-  async counts(): Promise<Record<string, number>> {
-    return (await (await fetch(`${this.base}/counts`)).json()) as Record<string, number>;
-  }
-  async ids(): Promise<string[]> {
-    const ids: string[] = [];
-    let after = -1;
-    for (;;) {
-      const r = (await (await fetch(`${this.base}/events?after=${after}&limit=100000`)).json()) as { events: Array<{ index: number; event: { id: string } }>; next: number };
-      if (r.events.length === 0) return ids;
-      for (const e of r.events) ids.push(e.event.id);
-      after = r.next;
-    }
-  }
+/** The local cloud as a process on a fixed port (packages/sink's SinkProcess), with faults on: stopped and started again for outages. */
+export function chaosSink(port: number, dataDir: string, logFile: string): SinkProcess {
+  return new SinkProcess({ port, dataDir, logFile, secret: SECRET, faults: true });
 }
 
 /** 1,000 events/s of `obs.demo.reading`, paced against the clock; publishes that fail are counted, not retried. */

@@ -25,7 +25,7 @@ import { freePort, startNatsServer, type TestNatsServer } from "@vigil/events/te
 import { checkDelivery, checkRecovery, classifyErrors, planFaults, prng, round1, rssGrowth, type FaultKind, type LogLine, type RssSeries, type StreamEntry } from "./chaos-checks.js";
 import { allProcs, rssMb, stillAlive, vigilTree, type ProcInfo } from "./chaos-procs.js";
 import { choiceOption, positiveNumber } from "./lib/options.js";
-import { BENCH_DIR, DEVICE, HERE, RATE, readStream, REPO, RESULTS_DIR, scanLogs, SECRET, SERVICES, SINK_MAIN, SinkProcess, sleep, startLoad, VIGIL_MAIN, waitFor, WORKERS } from "./chaos-harness.js";
+import { BENCH_DIR, DEVICE, HERE, RATE, readStream, REPO, RESULTS_DIR, scanLogs, SECRET, SERVICES, chaosSink, sleep, startLoad, VIGIL_MAIN, waitFor, WORKERS } from "./chaos-harness.js";
 import { markdown } from "./chaos-report.js";
 
 const RSS_MARGIN_PCT = Number(process.env.CHAOS_RSS_MARGIN_PCT ?? 50);
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     }),
   );
 
-  const sink = new SinkProcess(await freePort(), join(dir, "sink"), join(dir, "sink.log"));
+  const sink = chaosSink(await freePort(), join(dir, "sink"), join(dir, "sink.log"));
   await sink.start();
   cleanups.push(() => sink.stop());
   const external: TestNatsServer | undefined = BUS === "external" ? await startNatsServer({ storeDir: join(dir, "nats") }) : undefined;

@@ -21,8 +21,9 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { CLOUDEVENTS_CONTENT_TYPE, DEFAULT_SERVICE_MEMORY, encodeEvent, makeEvent } from "@vigil/events";
 import { freePort } from "@vigil/events/testing";
+import type { SinkProcess } from "@vigil/sink";
 import { allProcs, rssMb, stillAlive, vigilTree, type ProcInfo } from "./chaos-procs.js";
-import { REPO, RESULTS_DIR, SECRET, SinkProcess, sleep, VIGIL_MAIN, waitFor } from "./chaos-harness.js";
+import { REPO, RESULTS_DIR, SECRET, chaosSink, sleep, VIGIL_MAIN, waitFor } from "./chaos-harness.js";
 import { optionText, positiveNumber } from "./lib/options.js";
 
 const HELP = `usage: node bench/dist/soak.bench.js [--minutes N] [--warmup-minutes N] [--sample-seconds N] [--out-dir DIR] [--note TEXT]
@@ -314,7 +315,7 @@ async function main(): Promise<void> {
   const dataDir = join(dir, "data");
   const { configFile, sensor } = writeConfig(dir);
   const st: RunState = { series: new Map(), loads: [], events: [], partial: true, runDir: dir };
-  const sink = new SinkProcess(await freePort(), join(dir, "sink"), join(dir, "sink.log"));
+  const sink = chaosSink(await freePort(), join(dir, "sink"), join(dir, "sink.log"));
   await sink.start();
   cleanup = () => sink.stop();
   const busPort = await freePort();
