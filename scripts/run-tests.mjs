@@ -22,5 +22,8 @@ if (files.length === 0) {
   console.log(`no ${tier} tests in ${process.cwd()}`);
   process.exit(0);
 }
-const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", "--test-reporter=spec", ...files], { stdio: "inherit" });
+// --test-force-exit: a file whose tests are done exits even if a failed test's cleanup left a handle
+// open (a NATS connection reconnecting forever kept a file alive and hung the run); --test-timeout:
+// a test that hangs fails after 10 minutes instead of holding the run.
+const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", "--test-force-exit", "--test-timeout=600000", "--test-reporter=spec", ...files], { stdio: "inherit" });
 process.exit(r.status ?? 1);
