@@ -101,9 +101,10 @@ describe("vigil CLI through the gateway (vigil up: real nats-server and services
       assert.equal(hash.stdout.trim(), hashToken("abc"));
     } finally {
       await events.close();
-      assert.equal(await vigil.stop(), 0, vigil.output());
+      const stopped = await vigil.stop();
       await nc.close();
       await srv.cleanup();
+      assert.equal(stopped, 0, vigil.output());
     }
   });
 });

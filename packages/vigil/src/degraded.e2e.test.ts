@@ -72,10 +72,11 @@ async function degradedSystem(device: string) {
     },
     async stop(events: EventLog) {
       await events.close();
-      assert.equal(await vigil.stop(), 0, vigil.output());
+      const stopped = await vigil.stop();
       await killNow(decider, "SIGTERM");
       await nc.close();
       await srv.cleanup();
+      assert.equal(stopped, 0, vigil.output());
     },
     get decider() {
       return decider;

@@ -106,8 +106,9 @@ describe("vigil up: health, thermal self-preservation, CPU fail-safe and probes 
     } finally {
       await events.close();
       await nc.close();
-      assert.equal(await vigil.stop(), 0);
+      const stopped = await vigil.stop();
       await srv.cleanup();
+      assert.equal(stopped, 0);
     }
   });
 
@@ -154,8 +155,9 @@ describe("vigil up: health, thermal self-preservation, CPU fail-safe and probes 
       unmanaged.kill("SIGKILL");
       await events.close();
       await nc.close();
-      assert.equal(await vigil.stop(), 0);
+      const stopped = await vigil.stop();
       await srv.cleanup();
+      assert.equal(stopped, 0);
     }
   });
 
@@ -205,8 +207,9 @@ require("node:http").createServer((req, res) => { if (++n <= Number(process.env.
     } finally {
       await events.close();
       await nc.close();
-      assert.equal(await vigil.stop(), 0);
+      const stopped = await vigil.stop();
       await srv.cleanup();
+      assert.equal(stopped, 0);
     }
   });
 

@@ -62,8 +62,9 @@ describe("what an operator reads from the CLI (vigil up with its embedded, passw
       assert.match(refused.stderr, /Pass --data-dir <the running vigil up's data dir> \(or --config <its vigil\.yaml>\)/);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
-      assert.equal(await vigil.stop(), 0, vigil.output());
+      const stopped = await vigil.stop();
       rmSync(vigil.dir, { recursive: true, force: true });
+      assert.equal(stopped, 0, vigil.output());
     }
   });
 });

@@ -63,9 +63,10 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
       assertReplayMatches(cfg, events);
     } finally {
       await events.close();
-      assert.equal(await vigil.stop(), 0, vigil.output());
+      const stopped = await vigil.stop();
       await nc.close();
       await srv.cleanup();
+      assert.equal(stopped, 0, vigil.output());
     }
   });
 
@@ -87,11 +88,12 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
       assert.equal(status.workers[0].status, "flapping");
     } finally {
       await events.close();
-      assert.equal(await vigil.stop(), 0, vigil.output());
-      // After the escalation, nothing restarted it again.
-      assert.equal(events.events.filter((e) => is(e, "cmd.worker.restart")).length, 4);
+      const stopped = await vigil.stop();
       await nc.close();
       await srv.cleanup();
+      assert.equal(stopped, 0, vigil.output());
+      // After the escalation, nothing restarted it again.
+      assert.equal(events.events.filter((e) => is(e, "cmd.worker.restart")).length, 4);
     }
   });
 
@@ -160,9 +162,10 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
       await events.waitFor("a restarted", (e) => is(e, "out.worker.restarted") && data<{ worker: string }>(e).worker === "a", 20_000);
     } finally {
       await events.close();
-      assert.equal(await vigil.stop(), 0, vigil.output());
+      const stopped = await vigil.stop();
       await nc.close();
       await srv.cleanup();
+      assert.equal(stopped, 0, vigil.output());
     }
   });
 
@@ -184,9 +187,10 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
       await until("nothing stuck unacked on the supervisor's consumer", async () => (await jsm.consumers.info("VIGIL", "supervisor")).num_ack_pending, (n) => n === 0, 10_000);
     } finally {
       await events.close();
-      assert.equal(await vigil.stop(), 0, vigil.output());
+      const stopped = await vigil.stop();
       await nc.close();
       await srv.cleanup();
+      assert.equal(stopped, 0, vigil.output());
     }
   });
 
@@ -208,9 +212,10 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
       process.kill(newPid, 0);
     } finally {
       await events.close();
-      assert.equal(await vigil.stop(), 0, vigil.output());
+      const stopped = await vigil.stop();
       await nc.close();
       await srv.cleanup();
+      assert.equal(stopped, 0, vigil.output());
     }
   });
 

@@ -25,7 +25,8 @@ test("vigil up runs the local cloud sink and telemetry forwards the device's eve
   } finally {
     await events.close();
     await nc.close();
-    assert.equal(await vigil.stop(), 0);
+    const stopped = await vigil.stop();
     await srv.cleanup();
+    assert.equal(stopped, 0);
   }
 });

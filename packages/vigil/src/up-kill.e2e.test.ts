@@ -82,8 +82,9 @@ describe("the embedded nats-server killed with -9", () => {
         await events.close();
         await nc.close();
       }
-      assert.equal(await vigil.stop(), 0, vigil.output());
+      const stopped = await vigil.stop();
       assert.deepEqual(await allGone(pidsWith("nats-server", vigil.dataDir), 15_000), [], "stopped with vigil up");
+      assert.equal(stopped, 0, vigil.output());
     } finally {
       if (vigil.child.exitCode === null && vigil.child.signalCode === null) vigil.child.kill("SIGKILL");
       for (const p of pidsWith("nats-server", vigil.dataDir)) process.kill(p, "SIGKILL");

@@ -173,9 +173,10 @@ describe("the console page in headless Chromium (vigil up: real nats-server, dec
     } finally {
       await browser.close();
       rmSync(profile, { recursive: true, force: true });
-      assert.equal(await vigil.stop(), 0, vigil.output());
+      const stopped = await vigil.stop();
       await srv.cleanup();
       rmSync(dir, { recursive: true, force: true });
+      assert.equal(stopped, 0, vigil.output());
     }
   });
 });
