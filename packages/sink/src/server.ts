@@ -2,15 +2,19 @@ import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { promisify } from "node:util";
-import { gunzip as gunzipCb } from "node:zlib";
+import { gunzipSync } from "node:zlib";
 import { FaultsSchema, NO_FAULTS, pickFault, type Faults } from "./faults.js";
 import { SIGNATURE_HEADER, verify } from "./signature.js";
 import { DeliveryLog, type DeliverySnapshot } from "./delivery-log.js";
 import { EventStore, type SinkCounts, type StoredEvent } from "./store.js";
 import { validateBatch } from "./validate.js";
 
-const gunzip = promisify(gunzipCb);
+/**
+ * Output buffer size of the gunzip. With zlib's default (16 kB) and the async call, a 1000-event
+ * batch (~330 kB) took ~20 trips to the thread pool and 1.6 ms of CPU; one synchronous call with a
+ * 1 MiB buffer takes ~0.3 ms (measured on the bench machine), blocking the loop about that long.
+ */
+const GUNZIP_CHUNK_BYTES = 1024 * 1024;
 
 export const BATCH_CONTENT_TYPE = "application/cloudevents-batch+json";
 
@@ -103,13 +107,13 @@ interface SinkState {
   setFaults(f: Partial<Faults>): Faults;
 }
 
-/** The body as text and JSON: gunzipped when it says so (capped at maxBody uncompressed); a bad body is 400/415 and counted invalid. */
-async function decodeBody(st: SinkState, req: IncomingMessage, raw: Buffer): Promise<{ text: string; json: unknown }> {
+/** The body as UTF-8 bytes and JSON: gunzipped when it says so (capped at maxBody uncompressed); a bad body is 400/415 and counted invalid. */
+function decodeBody(st: SinkState, req: IncomingMessage, raw: Buffer): { bytes: Buffer; json: unknown } {
   let text: Buffer = raw;
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
   if (encoding === "gzip") {
     try {
-      text = await gunzip(raw, { maxOutputLength: st.maxBody });
+      text = gunzipSync(raw, { maxOutputLength: st.maxBody, chunkSize: Math.max(64, Math.min(GUNZIP_CHUNK_BYTES, st.maxBody)) });
     } catch (err) {
       st.store.bump("invalid");
       throw new HttpError(400, `body is not valid gzip: ${(err as Error).message}`);
@@ -118,9 +122,8 @@ async function decodeBody(st: SinkState, req: IncomingMessage, raw: Buffer): Pro
     st.store.bump("invalid");
     throw new HttpError(415, `content-encoding "${encoding}" is not supported (gzip or none)`);
   }
-  const utf8 = text.toString("utf8");
   try {
-    return { text: utf8, json: JSON.parse(utf8) as unknown };
+    return { bytes: text, json: JSON.parse(text.toString("utf8")) as unknown };
   } catch (err) {
     st.store.bump("invalid");
     throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
@@ -159,7 +162,7 @@ async function postBatch(st: SinkState, req: IncomingMessage, res: ServerRespons
     throw new HttpError(415, `content-type must be ${BATCH_CONTENT_TYPE}, got "${type}"`);
   }
   if (await injectFault(st, res)) return;
-  const body = await decodeBody(st, req, raw);
+  const body = decodeBody(st, req, raw);
   const v = validateBatch(body.json);
   if (!v.ok) {
     store.bump("invalid");
@@ -174,8 +177,8 @@ async function postBatch(st: SinkState, req: IncomingMessage, res: ServerRespons
     }
   }
   const seq = (h: string) => (typeof req.headers[h] === "string" && /^\d+$/.test(req.headers[h] as string) ? Number(req.headers[h]) : undefined);
-  // The body's text is the events as received: the store keeps it instead of serialising them again.
-  const r = await store.add(v.events, { firstSeq: seq("x-vigil-first-seq"), lastSeq: seq("x-vigil-last-seq") }, body.text);
+  // The body's bytes are the events as received: the store keeps them instead of serialising the events again.
+  const r = await store.add(v.events, { firstSeq: seq("x-vigil-first-seq"), lastSeq: seq("x-vigil-last-seq") }, body.bytes);
   st.deliveryLog?.record(v.events.map((e) => e.id));
   send(res, 200, { received: v.events.length, ...r });
 }

@@ -57,3 +57,24 @@ test("a store written with one id! key per event (before the ids! index) still k
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a batch added with its body's bytes is stored as those bytes and read back; a failed write forgets its ids", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vigil-store-"));
+  const e = [ev(1), ev(2)];
+  const body = Buffer.from(JSON.stringify(e), "utf8");
+  let store = await EventStore.open(dir);
+  try {
+    assert.deepEqual(await store.add(e, { firstSeq: 7, lastSeq: 8 }, body), { stored: 2, duplicates: 0 });
+    await store.close();
+    store = await EventStore.open(dir);
+    assert.deepEqual((await store.events()).map((s) => s.event), e, "read back after a reopen, as received");
+    for await (const b of store.batches()) assert.deepEqual([b.firstSeq, b.lastSeq, b.events.length], [7, 8, 2]);
+    await store.close();
+    const late = ev(3);
+    await assert.rejects(store.add([late], {}, Buffer.from(JSON.stringify([late]))), "the database is closed: the write fails");
+    assert.equal(await store.has(late.id), false, "an id whose write failed is not taken as stored (its re-send is stored)");
+  } finally {
+    await store.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
