@@ -25,8 +25,16 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { BUSYBOX_IMAGE, removeDeviceContainers, requireDocker, startNatsServer } from "@vigil/events/testing";
-import { integerOption } from "./lib/options.js";
+import { exitWithUsageIfAsked, integerOption } from "./lib/options.js";
 import { summarize as summarizeStats } from "./lib/stats.js";
+
+exitWithUsageIfAsked(`
+usage: node bench/dist/containers.bench.js [--iterations N]
+
+  --iterations N   container kills (default 60; BENCH_ITERATIONS). Needs a running Docker engine.
+
+Writes bench/results/containers.json and containers.md.
+`);
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "..", "..");

@@ -30,7 +30,16 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { encodeEvent, ensureStream, makeEvent, parseConfig } from "@vigil/events";
 import { startNatsServer } from "@vigil/events/testing";
-import { integerOption } from "./lib/options.js";
+import { exitWithUsageIfAsked, integerOption } from "./lib/options.js";
+
+exitWithUsageIfAsked(`
+usage: node bench/dist/decider.bench.js [--events N] [--baseline-events N]
+
+  --events N            valid and invalid events folded by the decider (default 100000; BENCH_DECIDER_EVENTS)
+  --baseline-events N   events for the awaited dead-letter baseline (default 20000; BENCH_DECIDER_BASELINE_EVENTS)
+
+Writes bench/results/decider.json and decider.md.
+`);
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = resolve(HERE, "..");

@@ -28,8 +28,17 @@ import { connectBus, generateOperatorKey, is, signDocument } from "@vigil/events
 import { freePort, watchEvents, type EventLog } from "@vigil/events/testing";
 // The deploy e2e tests' hub (not a test file): per-device hub users from fleet-hub-auth.ts, the same code as `vigil fleet hub-auth`.
 import { startHub } from "@vigil/cli/dist/deploy-e2e-helpers.js";
-import { integerOption } from "./lib/options.js";
+import { exitWithUsageIfAsked, integerOption } from "./lib/options.js";
 import { summarize } from "./lib/stats.js";
+
+exitWithUsageIfAsked(`
+usage: node bench/dist/deploy.bench.js [--deployments N] [--devices N]
+
+  --deployments N   signed deployments rolled out (default 50; BENCH_DEPLOYMENTS)
+  --devices N       devices (vigil up each) behind the hub (default 3; BENCH_DEPLOY_DEVICES)
+
+Writes bench/results/deploy.json and deploy.md.
+`);
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = join(resolve(HERE, ".."), "results");

@@ -29,7 +29,16 @@ import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } fro
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { CLOUDEVENTS_CONTENT_TYPE, connectBus, encodeEvent, ensureStream, makeEvent, parseConfig } from "@vigil/events";
 import { freePort, startNatsServer, type TestNatsServer } from "@vigil/events/testing";
-import { integerOption } from "./lib/options.js";
+import { exitWithUsageIfAsked, integerOption } from "./lib/options.js";
+
+exitWithUsageIfAsked(`
+usage: node bench/dist/fleet.bench.js [--events N] [--rounds N]
+
+  --events N   events per device (default 100000; BENCH_FLEET_EVENTS)
+  --rounds N   alternating rounds of fleet stream and per-device mirrors (default 2; BENCH_FLEET_ROUNDS)
+
+Writes bench/results/fleet.json and fleet.md.
+`);
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = join(resolve(HERE, ".."), "results");

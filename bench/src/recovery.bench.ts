@@ -32,11 +32,26 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, typ
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { natsServerBinary, startNatsServer, type TestNatsServer } from "@vigil/events/testing";
 import { Cleanup } from "./recovery-cleanup.js";
+import { exitWithUsageIfAsked } from "./lib/options.js";
 import { now, parseOptions, PROGRAM, PROGRAM_ARGS, progress, RESULTS_DIR, SERVICE_MAIN, summarize, TARGETS, WAIT_MS, withTimeout, type Options, type Summary } from "./recovery-common.js";
 import { jetstreamFloor, spawnFloor, type JetStreamFloor, type SpawnFloor } from "./recovery-floors.js";
 import { fullSystem, summarizeFull } from "./recovery-full.js";
 import { markdown, natsVersion, round } from "./recovery-report.js";
 import { EventTap, T } from "./recovery-tap.js";
+
+exitWithUsageIfAsked(`
+usage: node bench/dist/recovery.bench.js [--profile both|isolated|full] [--iterations N] [--warmup N]
+                                         [--kills N] [--gap-ms N] [--load-rate N]
+
+  --profile P      isolated (decider + supervisor, idle), full (vigil up as shipped under load) or both (default)
+  --iterations N   kills in the isolated profile and each floor (default 300; BENCH_ITERATIONS)
+  --warmup N       discarded first iterations (default 5; BENCH_WARMUP)
+  --kills N        kills in the full-system profile (default 250; BENCH_KILLS)
+  --gap-ms N       pause between full-system kills (default 250; BENCH_GAP_MS)
+  --load-rate N    background events/s during the full-system profile (default 1000; BENCH_LOAD_RATE)
+
+Writes bench/results/recovery.json and recovery.md (a run of one profile keeps the other's figures).
+`);
 
 // ───────────────────────────── 1. Vigil end to end ─────────────────────────────
 

@@ -5,10 +5,18 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { exitWithUsageIfAsked } from "./lib/options.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const only = process.argv.slice(2);
 const all = readdirSync(here).filter((f) => f.endsWith(".bench.js")).sort();
+exitWithUsageIfAsked(`
+usage: npm run bench [-- NAME ...]   (or node bench/dist/run-all.js [NAME ...])
+
+Runs every benchmark, or the named ones, one after another, each in its own process; each writes
+its report to bench/results/NAME.json and NAME.md. Each takes its own options: node bench/dist/NAME.bench.js --help
+benchmarks: ${all.map((f) => f.replace(/\.bench\.js$/, "")).join(", ")}
+`);
+const only = process.argv.slice(2);
 const chosen = only.length ? all.filter((f) => only.includes(f.replace(/\.bench\.js$/, ""))) : all;
 if (chosen.length === 0) {
   console.error(`no benchmark matches ${only.join(", ")}; have: ${all.map((f) => f.replace(/\.bench\.js$/, "")).join(", ")}`);

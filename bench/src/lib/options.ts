@@ -46,3 +46,13 @@ export function choiceOption<T extends string>(name: string, env: string | undef
   if (!(choices as readonly string[]).includes(v)) throw new Error(`--${name}${env ? ` (or ${env})` : ""} must be ${choices.join(" or ")}, got "${v}"`);
   return v as T;
 }
+
+/**
+ * `--help` / `-h`: prints the bench's usage and exits 0 before anything runs (a bench started by
+ * mistake would otherwise run for minutes and overwrite its committed report).
+ */
+export function exitWithUsageIfAsked(usage: string, argv: readonly string[] = process.argv): void {
+  if (!argv.includes("--help") && !argv.includes("-h")) return;
+  process.stdout.write(`${usage.trim()}\n`);
+  process.exit(0);
+}
