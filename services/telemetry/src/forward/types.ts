@@ -2,9 +2,9 @@ import type { DataInput, EventName, Logger, TelemetryConfig } from "@vigil/event
 
 /** One event on its way to the cloud: its stream sequence, subject and stored bytes. */
 export interface Item {
-  seq: number;
-  subject: string;
-  data: Uint8Array;
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
 }
 
 /** Publishes one of telemetry's own events (breaker, loss, failures, dead letters). */
