@@ -78,10 +78,15 @@ class MsgItem implements Item {
 async function selectItems(d: BatchDeps, msgs: JsMsg[], sampled?: (subject: string) => boolean): Promise<{ items: Item[]; top?: Top }> {
   const items: Item[] = [];
   let firstSeqNow: number | undefined;
-  let top: Top | undefined;
-  for (const m of msgs) {
+  let top = -1;
+  let topSeq = -1;
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i]!;
     const seq = streamSeq(m);
-    if (top === undefined || seq > top.seq) top = { msg: m, seq };
+    if (seq > topSeq) {
+      top = i;
+      topSeq = seq;
+    }
     if (seq > d.stats.lastSeq + 1) {
       firstSeqNow ??= await d.streamFirstSeq();
       reportGap(d, seq, firstSeqNow);
@@ -93,7 +98,7 @@ async function selectItems(d: BatchDeps, msgs: JsMsg[], sampled?: (subject: stri
     }
     items.push(new MsgItem(seq, m.data, m));
   }
-  return { items, ...(top ? { top } : {}) };
+  return { items, ...(top >= 0 ? { top: { msg: msgs[top]!, seq: topSeq } } : {}) };
 }
 
 /**
