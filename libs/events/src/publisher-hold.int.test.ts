@@ -7,6 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { Level } from "level";
 import { connectBus } from "./connect.js";
 import { ensureStream } from "./stream.js";
 import { createPublisher, durabilitySubjects } from "./publisher.js";
@@ -50,6 +51,14 @@ describe("publisher holding events until the durability barrier (real nats-serve
       await until("the barrier to release ten events", () => pub.held() === 10);
       // A stop with no barrier answering keeps the other ten in the outbox (synced: publish() had resolved).
       await pub.close();
+
+      // Serialised once: the text kept in the outbox is the payload the stream stored.
+      const box = new Level<string, string>(outboxDir, { valueEncoding: "utf8" });
+      const kept = await box.values().all();
+      await box.close();
+      const jsm = await jetstreamManager(nc);
+      const stored = await Promise.all(seqs.slice(10).map(async (seq) => new TextDecoder().decode((await jsm.streams.getMessage(stream.name, { seq }))!.data)));
+      assert.deepEqual(kept, stored);
 
       reopened = await createPublisher(nc, { device: "d1", source: "test", outboxDir, log, holdUntilDurable: false });
       assert.equal(reopened.pending(), 10, "the ten not covered by a barrier are re-published after a restart");

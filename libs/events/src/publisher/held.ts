@@ -32,9 +32,10 @@ export function createHeldEvents(box: Outbox, requeue: (n: number) => void, log?
         requeue(n);
       }
       epoch = m.created;
-      const done = [...acked].filter(([, seq]) => seq <= m.seq).map(([k]) => k);
+      // One pass, deleting as it goes (a Map allows that): every mark walks all held events, ~40 times a second under load.
+      const done: string[] = [];
+      for (const [k, seq] of acked) if (seq <= m.seq) (done.push(k), acked.delete(k));
       if (done.length === 0) return;
-      for (const k of done) acked.delete(k);
       // Not chained behind the previous drop: every drop waiting together rides the same batch.
       const dropped = box.drop(done).catch((err) => log?.warn({ err: (err as Error).message }, "outbox: could not drop durable events (they are re-published, and dropped as duplicates, at the next start)"));
       releasing = releasing.then(() => dropped);

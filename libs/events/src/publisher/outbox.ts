@@ -18,6 +18,23 @@ export interface Outbox {
   newKey(): string;
 }
 
+/**
+ * One synced write of every op of `group`, through a chained batch: with an array batch
+ * (`db.batch(ops)`) abstract-level copies and re-validates each op object and classic-level then
+ * reads each one's properties through N-API; measured for a put and a delete per event, 28 µs of
+ * CPU per event that way, 8 µs with the chained batch (its put/del go straight to the native batch).
+ */
+async function writeSynced(db: Level<string, string>, group: { ops: Op[] }[]): Promise<void> {
+  const batch = db.batch();
+  try {
+    for (const g of group) for (const op of g.ops) op.type === "put" ? batch.put(op.key, op.value) : batch.del(op.key);
+  } catch (err) {
+    await batch.close();
+    throw err;
+  }
+  await batch.write({ sync: true });
+}
+
 /** The longest a covered event's delete waits for a put to ride with. A delete lost in a cut only re-publishes a duplicate. */
 const DROP_WAIT_MS = 250;
 
@@ -49,7 +66,7 @@ export function openOutbox(dir: string): Outbox {
     if (dropTimer) clearTimeout(dropTimer);
     dropTimer = undefined;
     try {
-      await db.batch(group.flatMap((g) => g.ops), { sync: true });
+      await writeSynced(db, group);
       for (const g of group) g.done();
     } catch (err) {
       for (const g of group) g.done(err as Error);

@@ -14,11 +14,18 @@ async function gatedOutbox() {
   let gate: () => void = () => undefined;
   let gated: Promise<void> = Promise.resolve();
   const hold = () => (gated = new Promise<void>((r) => (gate = r)));
-  const original = box.db.batch.bind(box.db) as (ops: unknown[], o: unknown) => Promise<void>;
-  (box.db as unknown as { batch: (ops: unknown[], o: unknown) => Promise<void> }).batch = async (ops, o) => {
-    batches.push(ops.length);
-    await gated;
-    return original(ops, o);
+  // The outbox commits through a chained batch (db.batch() without arguments): count and gate its write.
+  type Chained = { length: number; write(o: unknown): Promise<void> };
+  const original = box.db.batch.bind(box.db) as unknown as () => Chained;
+  (box.db as unknown as { batch: () => Chained }).batch = () => {
+    const chained = original();
+    const write = chained.write.bind(chained);
+    chained.write = async (o) => {
+      batches.push(chained.length);
+      await gated;
+      return write(o);
+    };
+    return chained;
   };
   const put = (i: number) => box.write([{ type: "put", key: box.newKey(), value: String(i) }]);
   return { box, batches, hold, release: () => gate(), put };
@@ -46,6 +53,25 @@ describe("outbox group commit", () => {
     let stored = 0;
     for await (const _ of o.box.db.keys()) stored++;
     assert.equal(stored, 11);
+    await o.box.db.close();
+  });
+
+  it("a batch with an op the store refuses fails every write in it, and the next batch is committed as usual", async () => {
+    const o = await gatedOutbox();
+    o.hold();
+    const inFlight = o.put(0);
+    await nextTurn();
+    // Both queue behind the commit in flight, so they share the next batch: the bad key fails the good put with it.
+    const bad = o.box.write([{ type: "put", key: null as unknown as string, value: "x" }]);
+    const good = o.put(1);
+    o.release();
+    await inFlight;
+    await assert.rejects(bad);
+    await assert.rejects(good);
+    await o.put(2);
+    const keys: string[] = [];
+    for await (const k of o.box.db.keys()) keys.push(k);
+    assert.deepEqual(keys.map(Number), [0, 2]);
     await o.box.db.close();
   });
 

@@ -23,8 +23,10 @@ export function createHeldPublish(box: Outbox, send: Send, held: HeldEvents, req
   async function publish(e: VigilEvent): Promise<PublishResult> {
     const key = box.newKey();
     inFlight.add(key);
-    const written = box.write([{ type: "put", key, value: JSON.stringify(e) }]);
-    const sent = send(e).then(
+    // Serialised once: the same text is the outbox's value and the message's payload.
+    const json = JSON.stringify(e);
+    const written = box.write([{ type: "put", key, value: json }]);
+    const sent = send(e, json).then(
       (r) => ({ ok: true as const, r }),
       (err: Error) => ({ ok: false as const, err }),
     );

@@ -57,7 +57,7 @@ export function createOutboxQueue(d: OutboxQueueDeps): OutboxQueue {
         if (d.nc.isClosed()) return;
         let r: PublishResult;
         try {
-          r = await d.send(JSON.parse(v) as VigilEvent);
+          r = await d.send(JSON.parse(v) as VigilEvent, v);
         } catch (err) {
           d.log?.debug({ err: (err as Error).message }, "outbox flush interrupted");
           scheduleRetry();
