@@ -6,7 +6,7 @@ import { gunzipSync } from "node:zlib";
 import { FaultsSchema, NO_FAULTS, pickFault, type Faults } from "./faults.js";
 import { SIGNATURE_HEADER, verify } from "./signature.js";
 import { DeliveryLog, type DeliverySnapshot } from "./delivery-log.js";
-import { EventStore, type SinkCounts, type StoredEvent } from "./store.js";
+import { EventStore, type ReceivedBody, type SinkCounts, type StoredEvent } from "./store.js";
 import { validateBatch } from "./validate.js";
 
 /**
@@ -107,8 +107,8 @@ interface SinkState {
   setFaults(f: Partial<Faults>): Faults;
 }
 
-/** The body as UTF-8 bytes and JSON: gunzipped when it says so (capped at maxBody uncompressed); a bad body is 400/415 and counted invalid. */
-function decodeBody(st: SinkState, req: IncomingMessage, raw: Buffer): { bytes: Buffer; json: unknown } {
+/** The body as received (for the store) and as JSON: gunzipped when it says so (capped at maxBody uncompressed); a bad body is 400/415 and counted invalid. */
+function decodeBody(st: SinkState, req: IncomingMessage, raw: Buffer): { received: ReceivedBody; json: unknown } {
   let text: Buffer = raw;
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
   if (encoding === "gzip") {
@@ -123,7 +123,7 @@ function decodeBody(st: SinkState, req: IncomingMessage, raw: Buffer): { bytes: 
     throw new HttpError(415, `content-encoding "${encoding}" is not supported (gzip or none)`);
   }
   try {
-    return { bytes: text, json: JSON.parse(text.toString("utf8")) as unknown };
+    return { received: encoding === "gzip" ? { bytes: raw, gzip: true } : { bytes: text, gzip: false }, json: JSON.parse(text.toString("utf8")) as unknown };
   } catch (err) {
     st.store.bump("invalid");
     throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
@@ -177,8 +177,8 @@ async function postBatch(st: SinkState, req: IncomingMessage, res: ServerRespons
     }
   }
   const seq = (h: string) => (typeof req.headers[h] === "string" && /^\d+$/.test(req.headers[h] as string) ? Number(req.headers[h]) : undefined);
-  // The body's bytes are the events as received: the store keeps them instead of serialising the events again.
-  const r = await store.add(v.events, { firstSeq: seq("x-vigil-first-seq"), lastSeq: seq("x-vigil-last-seq") }, body.bytes);
+  // The body is the events as received: the store keeps it (gzipped as it came) instead of serialising the events again.
+  const r = await store.add(v.events, { firstSeq: seq("x-vigil-first-seq"), lastSeq: seq("x-vigil-last-seq") }, body.received);
   st.deliveryLog?.record(v.events.map((e) => e.id));
   send(res, 200, { received: v.events.length, ...r });
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { Level } from "level";
 import { makeEvent } from "@vigil/events";
 import { EventStore } from "./store.js";
@@ -58,20 +59,28 @@ test("a store written with one id! key per event (before the ids! index) still k
   }
 });
 
-test("a batch added with its body's bytes is stored as those bytes and read back; a failed write forgets its ids", async () => {
+test("batches added with their bodies (gzipped or not) are stored as received and read back; a failed write forgets its ids", async () => {
   const dir = mkdtempSync(join(tmpdir(), "vigil-store-"));
-  const e = [ev(1), ev(2)];
-  const body = Buffer.from(JSON.stringify(e), "utf8");
+  const plain = [ev(1), ev(2)];
+  const zipped = [ev(3), ev(4), ev(5)];
+  const text = (e: unknown[]) => Buffer.from(JSON.stringify(e), "utf8");
   let store = await EventStore.open(dir);
   try {
-    assert.deepEqual(await store.add(e, { firstSeq: 7, lastSeq: 8 }, body), { stored: 2, duplicates: 0 });
+    assert.deepEqual(await store.add(plain, { firstSeq: 7, lastSeq: 8 }, { bytes: text(plain), gzip: false }), { stored: 2, duplicates: 0 });
+    assert.deepEqual(await store.add(zipped, { firstSeq: 9, lastSeq: 11 }, { bytes: gzipSync(text(zipped)), gzip: true }), { stored: 3, duplicates: 0 });
     await store.close();
     store = await EventStore.open(dir);
-    assert.deepEqual((await store.events()).map((s) => s.event), e, "read back after a reopen, as received");
-    for await (const b of store.batches()) assert.deepEqual([b.firstSeq, b.lastSeq, b.events.length], [7, 8, 2]);
+    assert.deepEqual((await store.events()).map((s) => s.event), [...plain, ...zipped], "read back after a reopen, as received");
+    assert.deepEqual((await store.events(2)).map((s) => [s.index, s.batch]), [[3, 2], [4, 2]], "from the middle of a gzipped batch");
+    const heads: unknown[] = [];
+    for await (const b of store.batches()) heads.push([b.firstSeq, b.lastSeq, b.events.length, "eventsGzip" in b]);
+    assert.deepEqual(heads, [[7, 8, 2, false], [9, 11, 3, false]]);
+    const again = [zipped[0]!, ev(6)];
+    assert.deepEqual(await store.add(again, {}, { bytes: gzipSync(text(again)), gzip: true }), { stored: 1, duplicates: 1 }, "a repeat: the new event serialised alone");
+    assert.deepEqual((await store.events(4)).map((s) => s.event), [again[1]]);
     await store.close();
-    const late = ev(3);
-    await assert.rejects(store.add([late], {}, Buffer.from(JSON.stringify([late]))), "the database is closed: the write fails");
+    const late = ev(7);
+    await assert.rejects(store.add([late], {}, { bytes: text([late]), gzip: false }), "the database is closed: the write fails");
     assert.equal(await store.has(late.id), false, "an id whose write failed is not taken as stored (its re-send is stored)");
   } finally {
     await store.close().catch(() => undefined);
