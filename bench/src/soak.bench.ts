@@ -247,7 +247,7 @@ ${r.note ? `\nNote: ${r.note}\n` : ""}
 
 ## What ran
 
-\`vigil up\` as the unit \`vigil install\` writes starts it (\`node --max-old-space-size=${DEFAULT_SERVICE_MEMORY.maxOldSpaceMb} --max-semi-space-size=${DEFAULT_SERVICE_MEMORY.maxSemiSpaceMb}\`; embedded nats-server, one bus user per service, each service with \`serviceMemory:\` at its defaults), the demo sensor worker,
+\`vigil up\` as the unit \`vigil install\` writes starts it (\`node --max-old-space-size=${DEFAULT_SERVICE_MEMORY.maxOldSpaceMb} --max-semi-space-size=${DEFAULT_SERVICE_MEMORY.maxSemiSpaceMb}${DEFAULT_SERVICE_MEMORY.compactEverySeconds > 0 ? " --expose-gc" : ""}\`; embedded nats-server, one bus user per service, each service with \`serviceMemory:\` at its defaults, so a full GC every ${DEFAULT_SERVICE_MEMORY.compactEverySeconds} s), the demo sensor worker,
 health sampling every ${r.details.health_interval_ms} ms, ${r.details.traffic.rate_per_s} events/s of \`obs.demo.reading\` published as admin,
 the worker killed with SIGKILL every ${r.details.worker_crash_every_s} s, and the cloud (a local sink owned by the harness) stopped for
 ${r.details.cloud_away_minutes} minutes (${r.details.cloud_away_s} s) in the middle of the measured window. Every cap (stream, logs) at its default.
@@ -291,7 +291,8 @@ async function startUp(configFile: string, sink: SinkProcess, busPort: number, o
   delete env.VIGIL_NATS_URL;
   // As the unit `vigil install` writes starts it: vigil up's own heap bounded like its services' (docs/unattended.md).
   const m = DEFAULT_SERVICE_MEMORY;
-  const nodeFlags = [`--max-old-space-size=${m.maxOldSpaceMb}`, `--max-semi-space-size=${m.maxSemiSpaceMb}`];
+  // As the unit vigil install writes (packages/vigil service-memory.ts serviceNodeArgs).
+  const nodeFlags = [`--max-old-space-size=${m.maxOldSpaceMb}`, `--max-semi-space-size=${m.maxSemiSpaceMb}`, ...(m.compactEverySeconds > 0 ? ["--expose-gc"] : [])];
   const up = spawn(process.execPath, [...nodeFlags, VIGIL_MAIN, "up", "-q", "--config", configFile, "--port", String(busPort)], { env, stdio: ["ignore", "pipe", "pipe"] });
   const state = { text: "", exit: undefined as { code: number | null; signal: string | null } | undefined };
   const onOut = (d: Buffer) => {

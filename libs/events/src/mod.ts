@@ -17,6 +17,7 @@ export { CLOSED_INCIDENTS_KEPT, DECIDER_BUCKET, type DeciderSnapshot, type Decid
 export { type EventWithSeq, type Tail, tailEvents, startPosition, type ReadStart } from "./reader.js";
 export { LOCAL_TOKEN_NAME, ensureLocalToken, gatewayInfoFile, hashToken, localTokenFile, newToken, readLocalToken, sameDigest } from "./tokens.js";
 export { DEFAULT_SERVICE_MEMORY, ServiceMemorySchema, type ServiceMemoryConfig, heapOf } from "./service-memory.js";
+export { HEAP_COMPACT_ENV, heapCompactionMsFromEnv, startHeapCompaction } from "./heap-compaction.js";
 export { DEFAULT_HYSTERESIS, DEFAULT_POLICIES_CONFIG, HEALTH_METRICS, type HealthMetric, type PoliciesConfig, type ProbeConfig, ProbeSchema, type Threshold, probeKind, resolveThreshold } from "./health-config.js";
 export { type FleetConfig, FleetSchema } from "./fleet-config.js";
 export { type VnicConfig, memoryBytes } from "./container-config.js";

@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ConfigError, loadConfig, type VigilConfig } from "./config.js";
 import { connectBus } from "./connect.js";
+import { heapCompactionMsFromEnv, startHeapCompaction } from "./heap-compaction.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createPublisher, type Publisher } from "./publisher.js";
 import { ensureStream, waitForStream } from "./stream.js";
@@ -98,6 +99,7 @@ export async function runService(service: string, start: StartService): Promise<
     throw err;
   }
   const log = createLogger(service, config.log.level);
+  startHeapCompaction(heapCompactionMsFromEnv(), log);
   let running: Awaited<ReturnType<typeof startService>> | undefined;
   let signalled = false;
   const startAborted = new AbortController();

@@ -28,6 +28,11 @@ export const ServiceMemorySchema = z
   .object({
     maxOldSpaceMb: HeapSchema.shape.maxOldSpaceMb.default(128),
     maxSemiSpaceMb: HeapSchema.shape.maxSemiSpaceMb.default(2),
+    /**
+     * Every this many seconds each service (and `vigil up` itself) runs a full, concurrent garbage
+     * collection (heap-compaction.ts; node's `--expose-gc`). 0: never, V8 decides alone.
+     */
+    compactEverySeconds: z.number().int().refine((n) => n === 0 || (n >= 10 && n <= 3600), "must be 0 (off) or 10–3600 seconds").default(60),
     /** `MALLOC_ARENA_MAX` in each service's environment (glibc; ignored elsewhere), unless already set there. */
     mallocArenaMax: z.number().int().min(0).max(64).default(2),
     /** Per service, what differs from the two above (a service not named here takes them). */

@@ -17,7 +17,7 @@ test("vigil install --prefix --dry-run writes a unit that systemd-analyze verify
   for (const line of ["Type=notify", "NotifyAccess=all", "Restart=always", "WatchdogSec=60", "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/vigil", "PrivateTmp=yes", "User=vigil", "KillMode=mixed"]) {
     assert.ok(text.split("\n").includes(line), `the unit has no "${line}"`);
   }
-  assert.match(text, /^ExecStart=\S+ --max-old-space-size=128 --max-semi-space-size=2 \S+main\.js up --quiet --config \/etc\/vigil\/vigil\.yaml --data-dir \/var\/lib\/vigil$/m);
+  assert.match(text, /^ExecStart=\S+ --max-old-space-size=128 --max-semi-space-size=2 --expose-gc \S+main\.js up --quiet --config \/etc\/vigil\/vigil\.yaml --data-dir \/var\/lib\/vigil$/m);
   // verify exits 0 even for unknown keys: what it prints is the verdict.
   const v = spawnSync("systemd-analyze", ["verify", unit], { encoding: "utf8" });
   assert.equal(v.status, 0, v.stderr);

@@ -1,4 +1,4 @@
-import { heapOf, type ServiceMemoryConfig } from "@vigil/events";
+import { HEAP_COMPACT_ENV, heapOf, type ServiceMemoryConfig } from "@vigil/events";
 
 /**
  * What `vigil up` adds to each service's process for `serviceMemory:` (libs/events service-memory.ts,
@@ -13,11 +13,18 @@ export function serviceNodeArgs(m: ServiceMemoryConfig, service?: string): strin
   const args: string[] = [];
   if (h.maxOldSpaceMb > 0) args.push(`--max-old-space-size=${h.maxOldSpaceMb}`);
   if (h.maxSemiSpaceMb > 0) args.push(`--max-semi-space-size=${h.maxSemiSpaceMb}`);
+  // The scheduled full collection (libs/events heap-compaction.ts) needs gc() exposed.
+  if (m.compactEverySeconds > 0) args.push("--expose-gc");
   return args;
 }
 
-/** MALLOC_ARENA_MAX for a service, unless its environment already says (the operator's choice wins). */
-export function serviceMallocEnv(m: ServiceMemoryConfig, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  if (m.mallocArenaMax === 0 || env.MALLOC_ARENA_MAX !== undefined) return {};
-  return { MALLOC_ARENA_MAX: String(m.mallocArenaMax) };
+/**
+ * What a service's environment gets: MALLOC_ARENA_MAX, unless its environment already says (the
+ * operator's choice wins), and the heap compaction's interval.
+ */
+export function serviceMemoryEnv(m: ServiceMemoryConfig, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  if (m.mallocArenaMax > 0 && env.MALLOC_ARENA_MAX === undefined) out.MALLOC_ARENA_MAX = String(m.mallocArenaMax);
+  if (m.compactEverySeconds > 0) out[HEAP_COMPACT_ENV] = String(m.compactEverySeconds * 1000);
+  return out;
 }

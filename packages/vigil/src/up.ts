@@ -16,9 +16,9 @@ import { domainOf, startUplinkWatch, writeLeafServerConfig } from "./fleet-uplin
 import { isDryRunRequest, servicesToRestart } from "./reload.js";
 import { authorizationBlock, busUsers, credentialEnv, plainServerConfig, writeCredentials, type BusUser } from "./bus-auth.js";
 import { Kvm } from "@nats-io/kv";
-import { ADMIN_USER, DECIDER_BUCKET } from "@vigil/events";
+import { ADMIN_USER, DECIDER_BUCKET, startHeapCompaction } from "@vigil/events";
 import { journalTee } from "./journal-tee.js";
-import { serviceMallocEnv, serviceNodeArgs } from "./service-memory.js";
+import { serviceMemoryEnv, serviceNodeArgs } from "./service-memory.js";
 
 export interface UpOptions {
   config?: string;
@@ -65,6 +65,8 @@ export async function up(o: UpOptions): Promise<number> {
   const natsUrl = o.natsUrl ?? env.VIGIL_NATS_URL;
   if (natsUrl) env.VIGIL_NATS_URL = natsUrl;
   let config: VigilConfig = loadConfig(configPath, env); // a ConfigError ends here with exit 2
+  // vigil up's own process too, when started with --expose-gc (the unit vigil install writes): silent otherwise.
+  startHeapCompaction(config.serviceMemory.compactEverySeconds * 1000);
   say(`config ${resolve(configPath)}${isDemo ? " (the bundled demo)" : ""}; device ${config.device}; data in ${config.dataDir}`);
   mkdirSync(config.dataDir, { recursive: true });
   keepSecretsOutOfSharedEnv(env, config.dataDir);
@@ -170,7 +172,7 @@ async function run(o: UpOptions, config: VigilConfig, configPath: string, env: N
     // Bounded V8 heap and malloc arenas (serviceMemory:, service-memory.ts): what a device running for months needs.
     const mem = config.serviceMemory;
     const senv = serviceEnv(s.name);
-    const child = spawn(process.execPath, [...serviceNodeArgs(mem, s.name), serviceMain(s.name)], { env: { ...senv, ...serviceMallocEnv(mem, senv) }, stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
+    const child = spawn(process.execPath, [...serviceNodeArgs(mem, s.name), serviceMain(s.name)], { env: { ...senv, ...serviceMemoryEnv(mem, senv) }, stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
     // Under journald the important lines also go to the journal (journal-tee.ts); in a terminal the files are enough.
     const tee = () => (OUTPUT === "json" ? journalTee(s.name, config.logs.journalLevel, (l) => process.stdout.write(l)) : undefined);
     const [outTee, errTee] = [tee(), tee()]; // one per pipe: a line's halves must not meet another pipe's
