@@ -128,6 +128,22 @@ test("kill -9 of telemetry in the middle of the drain: after a restart everythin
   }
 });
 
+test("a backlog's last, partial batch is sent at once, not after batchMaxWaitMs (the pull asks for what is left)", async () => {
+  const r = await rig("dev-tail");
+  const sink = await startSink({ dataDir: r.sinkDir, secret: TEST_SECRET });
+  await publishMany(r.nc, r.device, 1_500);
+  // A pull for a full batch would hold the last 500 events for 10 s; the whole backlog must be in well before.
+  const tel = spawnTelemetry({ natsUrl: r.srv.url, device: r.device, telemetry: { url: sink.url, secret: TEST_SECRET, filter: OBS_ONLY(r.device), batchMaxEvents: 1_000, batchMaxWaitMs: 10_000 } });
+  try {
+    await tel.waitForLog(/"forwarding"/, 15_000);
+    const c = await sink.waitFor("all 1500 stored before the 10 s pull would have ended", (c) => c.stored >= 1_500, 7_000);
+    assert.equal(c.stored, 1_500);
+    assert.equal(c.batches, 2, "a full batch, then the rest");
+  } finally {
+    await teardown(r, [tel], [sink]);
+  }
+});
+
 test("a cloud failing 30 % of requests with 503 still gets every event", async () => {
   const r = await rig("dev-flaky");
   const N = 20_000;

@@ -119,6 +119,22 @@ export function streamSeq(m: { readonly seq: number; readonly reply?: string }):
   return Number.isSafeInteger(n) && n > 0 ? n : m.seq;
 }
 
+/**
+ * How many messages the consumer still had to deliver after this one, read like streamSeq from the
+ * ack subject (its last numeric token: `…<streamSeq>.<consumerSeq>.<timestamp>.<pending>`, a random
+ * token after it in the 11-or-more form); any other subject goes through the client's parser.
+ */
+export function pendingAfter(m: { readonly info: { readonly pending: number }; readonly reply?: string }): number {
+  const r = m.reply;
+  if (typeof r === "string" && r.startsWith("$JS.ACK.")) {
+    const t = r.split(".");
+    const at = t.length === 9 ? 8 : t.length >= 11 ? 10 : -1;
+    const n = at < 0 ? NaN : Number(t[at]);
+    if (Number.isSafeInteger(n) && n >= 0) return n;
+  }
+  return m.info.pending;
+}
+
 /** A jump in delivered stream sequences over sequences the stream no longer has: those were lost. */
 function reportGap(d: BatchDeps, seq: number, streamFirstSeq: number): void {
   const gap = lostBetween(d.stats.lastSeq, seq, streamFirstSeq);

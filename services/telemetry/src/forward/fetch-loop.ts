@@ -1,6 +1,6 @@
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import type { Logger, TelemetryConfig } from "@vigil/events";
-import type { BatchProcessor } from "./batch.js";
+import { pendingAfter, type BatchProcessor } from "./batch.js";
 import { Stopped, type StopSignal } from "./stop-signal.js";
 import type { Item } from "./types.js";
 
@@ -43,9 +43,15 @@ export function startFetchLoop(d: FetchLoopDeps): FetchLoop {
   const held = new Set<JsMsg[]>();
   const keepAlive = keepHeldAlive(held, d.cfg);
   const window: InFlight[] = [];
+  /** What the consumer still had after the last message fetched (0: unknown, or nothing waiting). */
+  let waiting = 0;
   const fetchBatch = async (): Promise<JsMsg[]> => {
-    const msgs = await fetchOnce(d);
+    // A backlog's last, partial batch is asked for by its size, so it comes at once instead of after
+    // batchMaxWaitMs (the pull waits that long for a full batch): the drain benchmark's last 5 % took a
+    // second that way. Nothing waiting: a full batch, as long as batchMaxWaitMs, as before.
+    const msgs = await fetchOnce(d, waiting > 0 ? Math.min(waiting, d.cfg.batchMaxEvents) : d.cfg.batchMaxEvents);
     if (msgs.length > 0) held.add(msgs);
+    waiting = msgs.length > 0 ? pendingAfter(msgs[msgs.length - 1]!) : 0;
     return msgs;
   };
   /** Acks the finished batches at the head of the window, in order. */
@@ -85,11 +91,11 @@ export function startFetchLoop(d: FetchLoopDeps): FetchLoop {
   return { done, close: () => clearInterval(keepAlive) };
 }
 
-/** Up to batchMaxEvents messages within batchMaxWaitMs; none after an interrupted fetch (after a short pause). */
-async function fetchOnce(d: FetchLoopDeps): Promise<JsMsg[]> {
+/** Up to `max` messages within batchMaxWaitMs; none after an interrupted fetch (after a short pause). */
+async function fetchOnce(d: FetchLoopDeps, max: number): Promise<JsMsg[]> {
   const msgs: JsMsg[] = [];
   try {
-    const iter = await d.consumer.fetch({ max_messages: d.cfg.batchMaxEvents, expires: d.cfg.batchMaxWaitMs });
+    const iter = await d.consumer.fetch({ max_messages: max, expires: d.cfg.batchMaxWaitMs });
     for await (const m of iter) msgs.push(m);
   } catch (err) {
     if (msgs.length === 0 && !d.stop.stopping) {
