@@ -3,7 +3,8 @@
  * nats-server with per-service bus users, every service, telemetry forwarding to the local sink
  * `vigil up` starts). The sink is told to answer 503 to every batch; a backlog is published on the
  * bus while the decider (and every other consumer) keeps up; then the cloud comes back. Rate from the
- * sink's first 2xx after the outage to the last published id's first delivery; lost, stored
+ * sink's first 2xx after the outage to the last published id's first delivery, against a bare ordered
+ * read of the same events in the same stream just before and just after (the mean); lost, stored
  * duplicates and wire re-sends from the sink's store and delivery log, id by id.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -19,6 +20,7 @@ import { CLOUDEVENTS_CONTENT_TYPE, connectBus, encodeEvent, makeEvent, parseConf
 import { freePort } from "@vigil/events/testing";
 import type { DeliverySnapshot } from "@vigil/sink";
 import { checkDeliveries, drainRateFromFirst2xx, type DeliveryCheck } from "./delivery-check.js";
+import { cpuPerEvent, treeCpuSeconds } from "./telemetry-proc.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const VIGIL_MAIN = join(resolve(HERE, "..", ".."), "packages", "vigil", "dist", "main.js");
@@ -28,7 +30,13 @@ export interface FullSystemDrain {
   events: number;
   drain_events_per_s: number;
   drain_seconds: number;
+  /**
+   * The baseline (equal work): a bare ordered read of the same events from the same stream of the same
+   * `vigil up`, just before the cloud comes back and just after the drain; the mean of the two.
+   */
   raw_read_events_per_s: number;
+  raw_read_before_drain_events_per_s: number;
+  raw_read_after_drain_events_per_s: number;
   /** Batches the sink refused with 503 while the backlog was built. */
   faulted_requests: number;
   /** From clearing the fault to the sink's first 2xx (telemetry's backoff / breaker probe). */
@@ -36,6 +44,11 @@ export interface FullSystemDrain {
   /** How long the consumers other than telemetry took to have nothing pending after the last publish. */
   consumers_caught_up_s: number;
   check: DeliveryCheck;
+  /**
+   * CPU per event of each process under `vigil up` (and `vigil up` itself), from clearing the fault to
+   * the sink having stored every event: where the full system's drain spends its time.
+   */
+  cpu_us_per_event: Record<string, number>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -124,12 +137,18 @@ async function storedIds(base: string): Promise<string[]> {
   }
 }
 
-/** Polls the sink until every published id was delivered; returns the delivery log then. */
-async function untilDelivered(base: string, ids: string[], storedBefore: number, timeoutMs = 600_000): Promise<DeliverySnapshot> {
+/**
+ * Polls the sink until every published id was delivered; returns the delivery log then. `onStored`
+ * runs once the sink counts them all, before the (large) delivery log is asked for.
+ */
+async function untilDelivered(base: string, ids: string[], storedBefore: number, onStored: () => void, timeoutMs = 600_000): Promise<DeliverySnapshot> {
   const t0 = performance.now();
+  let told = false;
   for (;;) {
     const c = await sinkCall<{ stored: number }>(base, "GET", "/counts");
     if (c.stored - storedBefore >= ids.length) {
+      if (!told) onStored();
+      told = true;
       const log = await sinkCall<DeliverySnapshot>(base, "GET", "/deliveries");
       if (ids.every((id) => Object.hasOwn(log.ids, id))) return log;
     }
@@ -158,23 +177,29 @@ export async function fullSystemDrain(o: { events: number; progress: (m: string)
     const { ids, subject } = await publishBacklog(nc, o.events);
     const caughtUp = await consumersCaughtUp(nc, defaults.stream.name, defaults.telemetry.durable);
     o.progress(`full system: every consumer but telemetry caught up ${caughtUp.toFixed(1)} s after the last publish; the cloud comes back`);
+    const rawBefore = await rawRead(nc, defaults.stream.name, subject, o.events);
     await sinkCall(base, "DELETE", "/deliveries");
     const faulted = (await sinkCall<{ faulted: number }>(base, "GET", "/counts")).faulted - before.faulted;
+    const cpuBefore = treeCpuSeconds(up.child.pid!);
+    let cpuAfter = cpuBefore;
     const clearedAt = Date.now();
     await sinkCall(base, "DELETE", "/faults");
-    const log = await untilDelivered(base, ids, before.stored);
+    const log = await untilDelivered(base, ids, before.stored, () => (cpuAfter = treeCpuSeconds(up.child.pid!)));
     const rate = drainRateFromFirst2xx(ids, log.ids, log.firstBatchAt!);
     const check = checkDeliveries(ids, await storedIds(base), log.ids);
-    const raw = await rawRead(nc, defaults.stream.name, subject, o.events);
+    const rawAfter = await rawRead(nc, defaults.stream.name, subject, o.events);
     return {
       events: o.events,
       drain_events_per_s: rate.events_per_s,
       drain_seconds: rate.seconds,
-      raw_read_events_per_s: Math.round(raw),
+      raw_read_events_per_s: Math.round((rawBefore + rawAfter) / 2),
+      raw_read_before_drain_events_per_s: Math.round(rawBefore),
+      raw_read_after_drain_events_per_s: Math.round(rawAfter),
       faulted_requests: faulted,
       first_2xx_after_clear_s: Math.round((log.firstBatchAt! - clearedAt) / 10) / 100,
       consumers_caught_up_s: Math.round(caughtUp * 10) / 10,
       check,
+      cpu_us_per_event: cpuPerEvent(cpuBefore, cpuAfter, o.events),
     };
   } finally {
     await nc?.close().catch(() => undefined);
