@@ -7,7 +7,7 @@ export { EnvelopeSchema, type EventHandlers, type EventMeta, InvalidEventError, 
 export { type AlertTarget, type AlertTransition, type AlertsConfig, ConfigError, type ContainerConfig, type GatewayToken, type LogsConfig, LogsSchema, type ReadyConfig, type RestartPolicy, RestartPolicySchema, type TelemetryConfig, type VigilConfig, type WorkerConfig, type WorkerLimits, alertSecret, dependencyOrder, loadConfig, parseConfig, telemetrySecret } from "./config.js";
 export { type NatsConnection, connectBus } from "./connect.js";
 export { ADMIN_USER, BUS_SERVICES, EVENT_OWNERS, eventSubject, sourceMismatch } from "./owners.js";
-export { type BusPermissions, TELEMETRY_COMMANDS_DURABLE, deciderLifecycle, inboxPrefixFor, permissionsFor } from "./permissions.js";
+export { type BusPermissions, TELEMETRY_COMMANDS_DURABLE, deciderLifecycle, inboxPrefixFor, permissionsFor, restartCommands } from "./permissions.js";
 export { ensureStream, isNotFound } from "./stream.js";
 export { type DurableMark, type Publisher, createPublisher, durabilitySubjects } from "./publisher.js";
 export { type RunningConsumer, startConsumer } from "./consumer.js";

@@ -51,9 +51,17 @@ export function durablesOf(scope: PermissionScope): Record<string, string> {
 const TAILS: ReadonlySet<string> = new Set(["gateway", "health"]);
 /**
  * Core-NATS subscriptions (live, not from the stream): the supervisor's degraded mode watches the
- * decider's lifecycle subjects only (vigil.<device>.sys.service.decider.>), which only the decider may publish.
+ * decider's lifecycle subjects only (vigil.<device>.sys.service.decider.>), which only the decider may
+ * publish; and the supervisor hears restart commands as they are published (its fast path for the
+ * decider's restarts, services/supervisor/src/restart-fast-path.ts; only the decider and the gateway
+ * may publish them). Every command still reaches it from the stream too.
  */
-const LISTENS: Partial<Record<BusService, (device: string) => string[]>> = { supervisor: (d) => [deciderLifecycle(d)] };
+const LISTENS: Partial<Record<BusService, (device: string) => string[]>> = { supervisor: (d) => [deciderLifecycle(d), restartCommands(d)] };
+
+/** The subject of restart commands (cmd.worker.restart): what the supervisor's fast path listens to. */
+export function restartCommands(device: string): string {
+  return eventSubject(device, "cmd.worker.restart");
+}
 
 /** The decider's own lifecycle subjects (started, stopped, heartbeat): what degraded mode listens to. */
 export function deciderLifecycle(device: string): string {

@@ -100,7 +100,7 @@ describe("permissionsFor: least privilege on the bus", () => {
     assert.deepEqual(publishersOf("$JS.API.STREAM.DELETE.KV_vigil_decider"), []);
   });
 
-  it("replies reach a service only in its own inbox; the supervisor also hears the decider's heartbeats", () => {
+  it("replies reach a service only in its own inbox; the supervisor also hears the decider's heartbeats and restart commands live", () => {
     assert.ok(canRead("health", `${inboxPrefixFor("health")}.abc.1`));
     assert.ok(!canRead("health", `${inboxPrefixFor("gateway")}.abc.1`));
     assert.ok(!canRead("health", "_INBOX.abc"));
@@ -108,6 +108,9 @@ describe("permissionsFor: least privilege on the bus", () => {
     assert.ok(canRead("supervisor", "vigil.edge-1.sys.service.decider.heartbeat"));
     assert.ok(!canRead("supervisor", "vigil.edge-1.sys.service.health.heartbeat"));
     assert.ok(!canRead("decider", "vigil.edge-1.sys.service.decider.heartbeat"));
+    assert.ok(canRead("supervisor", "vigil.edge-1.cmd.worker.restart"));
+    assert.ok(!canRead("supervisor", "vigil.edge-1.cmd.worker.stop"), "only restarts have the live path");
+    assert.ok(!canRead("supervisor", "vigil.edge-2.cmd.worker.restart"), "only its own device's");
   });
 
   it("a service not in the table gets the least: its own start and stop, no observations, no commands", () => {

@@ -60,6 +60,8 @@ const recordAlongside = (cmd: WorkerCommand, action: WorkerAction) => action ===
  */
 export function commandHandler(deps: CommandDeps): (e: VigilEvent) => Promise<void> {
   const ranHere = new Set<string>();
+  /** Records of commands run here still being written: a second delivery is acked only after its record. */
+  const recording = new Map<string, Promise<void>>();
   const remember = (id: string) => {
     ranHere.add(id);
     if (ranHere.size > RAN_HERE_MAX) ranHere.delete(ranHere.values().next().value!);
@@ -83,21 +85,32 @@ export function commandHandler(deps: CommandDeps): (e: VigilEvent) => Promise<vo
     if (eventName(e)?.startsWith("cmd.deployment.")) return; // the deployer's (vigil up, docs/fleet.md)
     const action = workerActionOf(e);
     if (!action) throw new Error(`not a worker command: ${e.type}`);
-    if (ranHere.has(e.id) || (await deps.executed.has(e.id))) {
-      deps.log.info({ command: e.id, action }, "command already executed, skipped");
+    if (ranHere.has(e.id)) {
+      // Heard live first (restart-fast-path.ts) and now from the stream, or a redelivery.
+      await recording.get(e.id);
+      deps.log.debug({ command: e.id, action: action.action }, "command already run here, skipped");
       return;
     }
     if (recordAlongside(action.event, action.action)) {
+      // Claimed before any await: the live path and the stream's delivery cannot both run it.
       remember(e.id);
+      if (await deps.executed.has(e.id)) return alreadyExecuted(deps, e.id, action.action);
       const recorded = deps.executed.add(e.id);
+      recording.set(e.id, recorded.catch(() => undefined));
+      void recorded.finally(() => recording.delete(e.id)).catch(() => undefined);
       void execute(deps, action.event, action.action);
       // Acked only once recorded; a failed record is the handler's error (the redelivery is skipped above).
       return recorded;
     }
+    if (await deps.executed.has(e.id)) return alreadyExecuted(deps, e.id, action.action);
     await deps.executed.add(e.id);
     remember(e.id);
     void execute(deps, action.event, action.action);
   };
+}
+
+function alreadyExecuted(deps: CommandDeps, command: string, action: WorkerAction): void {
+  deps.log.info({ command, action }, "command already executed, skipped");
 }
 
 type WorkerCommand = EventOf<keyof typeof WORKER_COMMANDS>;

@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createPublisher, deviceFilter, startConsumer, type ServiceContext } from "@vigil/events";
 import { bootContainers, bootProcesses } from "./boot.js";
+import { listenForRestarts } from "./restart-fast-path.js";
 import { probeLimits, type LimitsBackend, type LimitsSupport } from "./cgroups.js";
 import { systemClock, type Clock } from "./clock.js";
 import { commandHandler } from "./commands.js";
@@ -92,10 +93,11 @@ export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptio
   const handler = commandHandler({ log, emit, executed, workloads, queues, executors, shutdown: flag, incidents, tally, degraded, bootTime, stops, logDirs: [join(dir, "logs"), join(config.dataDir, "logs")] });
   const consumer = await startConsumer(ctx.nc, { stream: config.stream.name, durable: "supervisor", filterSubject: deviceFilter(config.device, "cmd"), deadLetters: ctx.publisher, log, handler });
   const stopListening = degraded.listen(ctx.nc, config.device);
+  const stopRestarts = listenForRestarts(ctx.nc, config.device, handler, log);
   const stopHeartbeat = startHeartbeat({ emit, bus, workloads, tally, intervalMs: config.supervisor.heartbeatMs });
 
   const reloads = new Reloads({ configPath: opts.configPath ?? process.env.VIGIL_CONFIG ?? config.configPath, env: opts.env ?? process.env, log, emit, workloads, apply, stops, cgroups, dockerDriver: () => dockerDriver([]) });
-  const stop = () => shutdown({ flag, listeners: [stopHeartbeat, stopListening, containerBoot.stop], waits, consumer, workloads, queues, bus, executed });
+  const stop = () => shutdown({ flag, listeners: [stopRestarts, stopHeartbeat, stopListening, containerBoot.stop], waits, consumer, workloads, queues, bus, executed });
   return Object.assign(stop, { reload: (req?: ReloadRequest) => reloads.reload(req), dataDir: config.dataDir });
 }
 
