@@ -140,7 +140,7 @@ export class EventStore {
 
   /**
    * One look-up and one atomic write for the group; each batch gets its own record and answer. The
-   * group's new ids go into the Set as they are checked (one look-up and one insert per event; a
+   * group's new ids go into the Set as they are checked (one insert per event, its size telling new from seen; a
    * separate set of this group's ids, merged after the write, doubled that in the profile) and come
    * out again if the write fails, so a refused write stores nothing and forgets nothing.
    */
@@ -152,10 +152,11 @@ export class EventStore {
       const fresh: VigilEvent[] = [];
       const freshIds: string[] = [];
       for (const e of b.events) {
-        const id = e.id;
-        if (this.ids.has(id)) continue;
-        this.ids.add(id);
-        freshIds.push(id);
+        // One hash operation per event: the Set grows only for an id it did not hold.
+        const before = this.ids.size;
+        this.ids.add(e.id);
+        if (this.ids.size === before) continue;
+        freshIds.push(e.id);
         fresh.push(e);
       }
       for (const id of freshIds) claimed.push(id);
