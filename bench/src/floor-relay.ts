@@ -17,7 +17,8 @@ if (!url || !stream || !durable || !outSubject) {
   process.exit(2);
 }
 
-const nc = await connect({ servers: url, name: "bench-floor-relay", user: process.env.FLOOR_RELAY_USER, pass: process.env.FLOOR_RELAY_PASS });
+// The client as Vigil's services connect (libs/events connectBus: noAsyncTraces), so the floor does the same work per hop.
+const nc = await connect({ servers: url, name: "bench-floor-relay", noAsyncTraces: true, user: process.env.FLOOR_RELAY_USER, pass: process.env.FLOOR_RELAY_PASS });
 const js = jetstream(nc);
 const consumer = await js.consumers.get(stream, durable);
 const messages = await consumer.consume({ max_messages: 64 });

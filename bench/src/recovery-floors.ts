@@ -85,7 +85,7 @@ export async function startJetStreamFloor(url: string, cleanup: Cleanup, auth?: 
   const STREAM = "FLOOR";
   // The bench plays the supervisor (holds the child, publishes its exit, consumes commands) on this
   // connection; the decider's hop is a relay process with its own connection.
-  const nc = cleanup.connection(await connect({ servers: url, name: "bench-floor", ...auth }));
+  const nc = cleanup.connection(await connect({ servers: url, name: "bench-floor", noAsyncTraces: true, ...auth }));
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   await jsm.streams.add({ name: STREAM, subjects: ["floor.>"], storage: StorageType.File, num_replicas: 1 });

@@ -22,7 +22,7 @@ if (!url || !device || !(rate > 0)) {
   process.exit(2);
 }
 
-const nc = await connect({ servers: url, name: "bench-recovery-load", user: env.RECOVERY_LOAD_USER, pass: env.RECOVERY_LOAD_PASS });
+const nc = await connect({ servers: url, name: "bench-recovery-load", noAsyncTraces: true, user: env.RECOVERY_LOAD_USER, pass: env.RECOVERY_LOAD_PASS });
 const js = jetstream(nc);
 const h = headers();
 h.set("Content-Type", CLOUDEVENTS_CONTENT_TYPE);
