@@ -158,4 +158,17 @@ comparisons are within a run):
    wakes to exec the worker in place. Same machine minutes apart, 80 kills each: kill → new pid p50
    15.8 → 11.2 ms, p99 57.8 → 29.8 ms. What is left is the two JetStream hops and the decider (the
    floor rows above) and the shell's wake-up before its exec (spawn() returned → seen in /proc).
+6. **The second JetStream hop, for the decider's restarts** (services/supervisor/src/restart-fast-path.ts,
+   docs/decisions/0013-restarts-heard-live.md). The command reached this bench's core subscription
+   p50 6.7 ms after the kill but the supervisor's \`spawn()\` only at 9.4 ms: the supervisor read it from
+   its durable consumer, after the stream had stored it. It now also hears the decider's restarts on a
+   core subscription and runs each from whichever delivery comes first, once. In 60-kill runs on a
+   machine under heavy other load (load average 10–14), code without and with it alternating, the
+   medians moved too much between runs (18.8, 44.3 without; 19.5, 18.3 with) to credit a figure to it;
+   the rows above are the run with it.
+7. **Error objects on every request** (libs/events connect.ts, \`noAsyncTraces\`). nats.js builds two or
+   three Errors with stack traces per request (each JetStream publish) in case it later fails: 55–65 µs
+   of CPU per publish with them, 31–33 µs without (20,000 publishes, 64 in flight, side by side). Every
+   service's connection now goes without them, and so do this bench's floor and load processes, so
+   both sides of the comparison do the same work per hop.
 `;
