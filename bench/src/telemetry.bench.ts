@@ -385,10 +385,15 @@ const DRAIN_FINDINGS = [
   "the write fails), and the delivery log (on in this benchmark) keeps each batch's id array and builds its",
   "per-id record only when asked. In telemetry: each message's reply subject is read once (the ack reused to",
   "read them all again to find the batch's highest), gzip is one synchronous call, and the subject is decoded",
-  "only when a downsampling rule or a dead letter needs it. What is left in telemetry is the NATS client's",
+  "only when a downsampling rule or a dead letter needs it; and when the consumer has less than a batch left",
+  "(the last message's pending count) the next pull asks for just that, so a backlog's last partial batch no",
+  "longer waits `batchMaxWaitMs` (1 s) for a full one — a second at the end of every drain, a quarter of the",
+  "full system's 100,000-event drain before. What is left in telemetry is the NATS client's",
   "message parsing and its garbage (the same work the raw read does), gzip and HTTP; in the sink, `JSON.parse`,",
   "the catalog's data schemas, the id Set and HTTP; nats-server does more per event for a durable consumer",
-  "with acks than for the ordered consumer of the raw read.",
+  "with acks than for the ordered consumer of the raw read. The full system (its figures above) also starts",
+  "cold: the first 5 % of its backlog took about a tenth of the drain in the timeline of one run, while the",
+  "sink's and telemetry's code for accepted batches warmed up after the outage.",
 ];
 
 async function main(): Promise<void> {
