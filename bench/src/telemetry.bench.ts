@@ -387,13 +387,13 @@ const DRAIN_FINDINGS = [
   "read them all again to find the batch's highest), gzip is one synchronous call, and the subject is decoded",
   "only when a downsampling rule or a dead letter needs it; and when the consumer has less than a batch left",
   "(the last message's pending count) the next pull asks for just that, so a backlog's last partial batch no",
-  "longer waits `batchMaxWaitMs` (1 s) for a full one — a second at the end of every drain, a quarter of the",
-  "full system's 100,000-event drain before. What is left in telemetry is the NATS client's",
+  "longer waits `batchMaxWaitMs` for a full one (a fixed wait at the end of every drain, which weighed most",
+  "on the short full-system drain). What is left in telemetry is the NATS client's",
   "message parsing and its garbage (the same work the raw read does), gzip and HTTP; in the sink, `JSON.parse`,",
   "the catalog's data schemas, the id Set and HTTP; nats-server does more per event for a durable consumer",
-  "with acks than for the ordered consumer of the raw read. The full system (its figures above) also starts",
-  "cold: the first 5 % of its backlog took about a tenth of the drain in the timeline of one run, while the",
-  "sink's and telemetry's code for accepted batches warmed up after the outage.",
+  "with acks than for the ordered consumer of the raw read. The full system also starts cold: in the",
+  "delivery timeline of a run its first batches after the outage came slower than the rest, while the sink's",
+  "and telemetry's code for accepted batches warmed up.",
 ];
 
 async function main(): Promise<void> {
