@@ -145,6 +145,9 @@ describe("vigil up: the first reflex, end to end (real nats-server, real process
     let events = await watchEvents(nc);
     try {
       const started = await events.waitForCount("workers started", (e) => is(e, "obs.worker.started"), 2);
+      // The supervisor starts its workers before its consumer: a bus stopped before the supervisor is
+      // up ends its start, and the one vigil up starts again boots the workers afresh (another path).
+      for (const s of ["supervisor", "decider"]) await events.waitFor(`${s} started`, (e) => is(e, "sys.service.started") && data<{ service: string }>(e).service === s, 30_000);
       await events.close();
       await srv.stop();
       const [a, b] = started.map(pidOf) as [number, number];
