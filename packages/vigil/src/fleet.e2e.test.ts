@@ -88,7 +88,11 @@ describe("vigil fleet: devices as leaf nodes, one sourced fleet stream on the hu
     let hubNc: NatsConnection | undefined;
     try {
       const fleet = { hub: `nats-leaf://127.0.0.1:${hub.leafPort}`, user: LEAF_USER, pass: LEAF_PASS };
-      devices.push(...(await Promise.all(["dev-1", "dev-2", "dev-3"].map((id) => startDevice(id, fleet)))));
+      // Every device that did start is stopped in finally, also when another one failed to.
+      const starts = await Promise.allSettled(["dev-1", "dev-2", "dev-3"].map((id) => startDevice(id, fleet)));
+      for (const s of starts) if (s.status === "fulfilled") devices.push(s.value);
+      const failed = starts.find((s): s is PromiseRejectedResult => s.status === "rejected");
+      if (failed) throw failed.reason;
       const [d1, , d3] = devices as [Device, Device, Device];
       hubNc = await connectBus({ url: hub.url }, "test-hub");
       const hubConn = hubNc;
