@@ -34,6 +34,8 @@ const HELP = `usage: node bench/dist/soak.bench.js [--minutes N] [--warmup-minut
   --out-dir DIR        where soak.json and soak.md go (default bench/results; SOAK_OUT_DIR):
                        a short exploratory run should not overwrite the committed report
   --note TEXT          said in the report (why a run differs from the issue's; SOAK_NOTE)
+  SOAK_LOG_LEVEL=debug  services also log their memory by kind after each heap compaction;
+                       SOAK_KEEP=1 keeps the run dir (its logs) afterwards
 `;
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   process.stdout.write(HELP);
@@ -287,7 +289,7 @@ ${r.details.timeline.map((t: any) => `- ${t.atS} s: ${t.what}`).join("\n")}
 
 /** Start `vigil up` on the config; resolves when every service is running. */
 async function startUp(configFile: string, sink: SinkProcess, busPort: number, outFile: string, sensor: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, VIGIL_TELEMETRY_URL: `${sink.base}/v1/events`, VIGIL_TELEMETRY_SECRET: SECRET, VIGIL_LOG_LEVEL: "info" };
+  const env: NodeJS.ProcessEnv = { ...process.env, VIGIL_TELEMETRY_URL: `${sink.base}/v1/events`, VIGIL_TELEMETRY_SECRET: SECRET, VIGIL_LOG_LEVEL: process.env.SOAK_LOG_LEVEL ?? "info" };
   delete env.VIGIL_NATS_URL;
   // As the unit `vigil install` writes starts it: vigil up's own heap bounded like its services' (docs/unattended.md).
   const m = DEFAULT_SERVICE_MEMORY;
