@@ -6,7 +6,7 @@ import type { Logger } from "./logger.js";
 import { trackConnection } from "./publisher/connection.js";
 import { watchDurable } from "./publisher/durable.js";
 import { createHeldEvents } from "./publisher/held.js";
-import { openOutbox } from "./publisher/outbox.js";
+import { OUTBOX_COMPACT_MS, openOutbox, type Outbox } from "./publisher/outbox.js";
 import { createHeldPublish } from "./publisher/publish-held.js";
 import { createOutboxQueue } from "./publisher/queue.js";
 import type { PublishResult } from "./publisher/result.js";
@@ -30,6 +30,8 @@ export interface PublisherOptions {
    * for its services) and there is an outbox; off otherwise (the JetStream ack is then all there is).
    */
   holdUntilDurable?: boolean;
+  /** How often the outbox is compacted (outbox.ts compact(); default OUTBOX_COMPACT_MS; 0: never). */
+  compactOutboxEveryMs?: number;
 }
 
 export interface Publisher {
@@ -80,6 +82,7 @@ export async function createPublisher(nc: NatsConnection, opts: PublisherOptions
   const heldPublish = held ? createHeldPublish(box!, send, held, requeue, opts.log) : undefined;
   const durable = held ? watchDurable(nc, opts.device, (m) => held.release(m), opts.log) : undefined;
   const watchStatus = connection.watch(() => void queue.flush());
+  const compaction = box ? scheduleCompaction(box, opts.compactOutboxEveryMs ?? OUTBOX_COMPACT_MS, opts.log) : undefined;
 
   async function publish(e: VigilEvent): Promise<PublishResult> {
     // Order matters (an exit before the restart it caused): while the outbox holds events, new ones queue behind them.
@@ -116,8 +119,28 @@ export async function createPublisher(nc: NatsConnection, opts: PublisherOptions
       }
       durable?.stop();
       await held?.settled();
+      await compaction?.stop();
       await box?.db.close();
       void watchStatus;
+    },
+  };
+}
+
+/** Compacts `box` every `everyMs` (one at a time); stop() waits for the one in flight, so the db can close. */
+function scheduleCompaction(box: Outbox, everyMs: number, log?: Logger): { stop(): Promise<void> } | undefined {
+  if (!(everyMs > 0)) return undefined;
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= box
+      .compact()
+      .catch((err: Error) => log?.warn({ err: err.message }, "outbox compaction failed; its memtable is flushed at 4 MB instead"))
+      .finally(() => (running = undefined));
+  }, everyMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openOutbox } from "./outbox.js";
@@ -97,5 +97,37 @@ describe("outbox group commit", () => {
     assert.deepEqual(o.batches, [1, 1, 2, 1, 1], "the delete was committed on its own, after the commit in flight");
     assert.equal(await o.box.db.get(k1).catch(() => undefined), undefined);
     await o.box.db.close();
+  });
+});
+
+describe("outbox compaction", () => {
+  const logBytes = (dir: string) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith(".log"))
+      .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+
+  it("given thousands of events written and dropped and five still held, when compacted, then the memtable's log starts afresh and the five are kept", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vigil-outbox-compact-"));
+    const box = openOutbox(dir);
+    await box.db.open();
+    await box.countStored();
+    const keys: string[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const key = box.newKey();
+      keys.push(key);
+      await box.write([{ type: "put", key, value: JSON.stringify({ id: i, data: "x".repeat(500) }) }]);
+    }
+    await box.write(keys.slice(5).map((key) => ({ type: "del" as const, key })));
+    const before = logBytes(dir);
+    assert.ok(before > 1_000_000, `the memtable's log holds every put and delete before compaction (${before} bytes)`);
+    await box.compact();
+    const after = logBytes(dir);
+    assert.ok(after < 10_000, `after compaction the memtable starts afresh: ${after} bytes of log (was ${before})`);
+    await box.db.close();
+    const again = openOutbox(dir);
+    await again.db.open();
+    assert.equal(await again.countStored(), 5, "the held events survive compaction");
+    assert.deepEqual(await again.db.keys().all(), keys.slice(0, 5));
+    await again.db.close();
   });
 });
