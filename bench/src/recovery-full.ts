@@ -7,15 +7,16 @@
  * timestamp of the supervisor's. The JetStream floor runs against the same server under the same load.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { getPriority, setPriority, tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { freePort } from "@vigil/events/testing";
 import { Cleanup } from "./recovery-cleanup.js";
 import { DEMO_DIR, HERE, now, progress, SERVICE_MAIN, summarize, VIGIL_MAIN, WAIT_MS, withTimeout, type Options, type Summary } from "./recovery-common.js";
 import { startJetStreamFloor, type BusAuth, type FloorSample } from "./recovery-floors.js";
-import { EventTap, followChain } from "./recovery-tap.js";
+import { childrenOf, cmdlineOf, startProcWatch, type ProcWatch } from "./recovery-proc-watch.js";
+import { chainSubjects, EventTap, followChain } from "./recovery-tap.js";
 
 export const FULL_DEVICE = "bench-full";
 const VICTIM = "victim";
@@ -34,56 +35,28 @@ export interface FullRun {
   outcomeSeen: number[];
   floor: number[];
   floorCommandSeen: number[];
+  /** Per kill: the decider's hop (exit received → command received, both at the bench's tap). */
+  deciderHop: number[];
+  /** Per kill: the supervisor's hop (command received at the tap → spawn() returned, its stamp). */
+  supervisorHop: number[];
+  /** Per kill: spawn() returned → the new pid seen in /proc (the exec, and the watch's lateness). */
+  spawnToProc: number[];
   /** How often the /proc watch looked per kill, on average (its resolution is one timer turn, ≈ 1 ms). */
   pollsPerKill: number;
   load: { generated: number; acked: number; failed: number; skipped: number; seconds: number };
   kills: number;
-  /** The bench's main thread's nice value during the kills (raised when allowed; see raiseObserverPriority). */
+  /** The /proc watching thread's nice value during the kills (raised when allowed; recovery-proc-watch.ts). */
   observerNice: number;
 }
 
-/**
- * On a loaded machine a 1 ms timer fires late, and that lateness would count as recovery time.
- * Linux nice is per thread: this raises only the bench's main thread (the /proc watch and the
- * floor's bench-side hop), after every child is spawned, so no process of vigil up inherits it.
- */
-function raiseObserverPriority(): number {
+/** Linux nice is per thread: -10 for this one only, after every child is spawned, so no process of vigil up inherits it. */
+function raiseThisThread(): void {
   try {
     setPriority(-10);
-  } catch (err) {
-    progress(`full system: could not raise the watcher's priority (${(err as Error).message}); its timer lateness counts in the figures`);
-  }
-  return getPriority();
-}
-
-/** The pids of `pid`'s children, from every thread's children list (spawn may run on any). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    try {
-      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").split(" ")) if (c) out.push(Number(c));
-    } catch {
-      /* the thread ended */
-    }
-  }
-  return out;
-}
-
-function cmdlineOf(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-  } catch {
-    return [];
+    /* not allowed: the floor's bench-side hop then runs at nice 0 */
   }
 }
-
-const isVictim = (pid: number) => cmdlineOf(pid).join(" ") === VICTIM_CMD.join(" ");
 
 function writeConfig(dir: string, dataDir: string): string {
   const file = join(dir, "vigil.yaml");
@@ -148,18 +121,6 @@ async function startLoad(url: string, admin: BusAuth, rate: number, cleanup: Cle
   };
 }
 
-/** Waits for a child of the supervisor running the victim, other than `old`; returns it with when it was seen. */
-async function newVictim(supervisor: number, old: number | undefined, t0: number, polls: { n: number }): Promise<{ pid: number; at: number }> {
-  for (;;) {
-    polls.n++;
-    const pid = childrenOf(supervisor).find((p) => p !== old && isVictim(p));
-    const at = now();
-    if (pid !== undefined) return { pid, at };
-    if (at - t0 > WAIT_MS) throw new Error(`no new ${VICTIM} among the supervisor's (pid ${supervisor}) children in /proc ${WAIT_MS} ms after killing pid ${old}`);
-    await new Promise((r) => setTimeout(r, 0));
-  }
-}
-
 function supervisorOf(upPid: number): number {
   const pid = childrenOf(upPid).find((p) => cmdlineOf(p).includes(SERVICE_MAIN.supervisor));
   if (pid === undefined) throw new Error(`vigil up (pid ${upPid}) runs no ${SERVICE_MAIN.supervisor}`);
@@ -172,16 +133,19 @@ type Series = Omit<FullRun, "pollsPerKill" | "load" | "kills" | "observerNice">;
  * The kill loop: one kill at a time, each measured from outside and along the event chain, and
  * after each one a floor iteration, so that the floor sees the same load at the same moments.
  */
-async function killLoop(o: Options, tap: EventTap, supervisor: number, floor: { iterate(): Promise<FloorSample> }): Promise<Series & { polls: number }> {
-  const out: Series = { procSeen: [], spawned: [], exitStamped: [], exitSeen: [], commandSeen: [], outcomeSeen: [], floor: [], floorCommandSeen: [] };
+async function killLoop(o: Options, tap: EventTap, watch: ProcWatch, floor: { iterate(): Promise<FloorSample> }): Promise<Series & { polls: number }> {
+  const out: Series = { procSeen: [], spawned: [], exitStamped: [], exitSeen: [], commandSeen: [], outcomeSeen: [], floor: [], floorCommandSeen: [], deciderHop: [], supervisorHop: [], spawnToProc: [] };
   const polls = { n: 0 };
-  let pid = (await newVictim(supervisor, undefined, now(), polls)).pid;
+  let pid = (await watch.next(undefined, now(), WAIT_MS)).pid;
   for (let i = 0; i < o.warmup + o.kills; i++) {
     const chain = followChain(tap, VICTIM, pid);
     const t0 = now();
+    // Asked before the kill: the watching thread is already looking when the old process goes.
+    const looking = watch.next(pid, t0, WAIT_MS);
     process.kill(pid, "SIGKILL");
     try {
-      const seen = await newVictim(supervisor, pid, t0, polls);
+      const seen = await looking;
+      polls.n += seen.polls;
       const c = await withTimeout(chain.done, WAIT_MS, `out.worker.restarted after killing pid ${pid} (kill ${i})`).catch((err: Error) => {
         throw new Error(`${err.message}; last events:\n  ${tap.recent.join("\n  ")}`);
       });
@@ -198,6 +162,9 @@ async function killLoop(o: Options, tap: EventTap, supervisor: number, floor: { 
         out.outcomeSeen.push(c.outcomeAt - t0);
         out.floor.push(f.total);
         out.floorCommandSeen.push(f.commandSeen);
+        out.deciderHop.push(c.commandAt - c.exitAt);
+        out.supervisorHop.push(c.spawnedAt - c.commandAt);
+        out.spawnToProc.push(seen.at - c.spawnedAt);
         const n = i + 1 - o.warmup;
         if (n % 50 === 0) progress(`full system ${n}/${o.kills}: last kill → new pid in /proc ${(seen.at - t0).toFixed(2)} ms, floor ${f.total.toFixed(2)} ms`);
       }
@@ -224,16 +191,19 @@ export async function fullSystem(o: Options): Promise<FullRun> {
     const admin = JSON.parse(readFileSync(join(dataDir, "creds", "admin.json"), "utf8")) as BusAuth;
     progress(`full system: vigil up (pid ${up.pid}) running, bus ${natsUrl}; background load ${o.loadRate} events/s`);
     const nc = cleanup.connection(await connect({ servers: natsUrl, name: "bench-full-watch", user: admin.user, pass: admin.pass }));
-    const tap = new EventTap(nc, `vigil.${FULL_DEVICE}.>`);
+    const tap = new EventTap(nc, chainSubjects(FULL_DEVICE));
     await nc.flush();
     const load = await startLoad(natsUrl, admin, o.loadRate, cleanup);
     const floor = await startJetStreamFloor(natsUrl, cleanup, admin);
     progress(`full system: ${o.kills} kills (+${o.warmup} warmup), ${o.gapMs} ms apart, each followed by a JetStream floor iteration on the same server …`);
-    const observerNice = raiseObserverPriority();
-    const series = await killLoop(o, tap, supervisorOf(up.pid!), floor).finally(() => floor.stop());
+    // The floor's bench-side hop runs in this thread: at the same nice as before the watch had a thread.
+    raiseThisThread();
+    const watch = await startProcWatch(supervisorOf(up.pid!), VICTIM_CMD);
+    if (watch.nice === 0) progress("full system: could not raise the /proc watcher's priority; its lateness counts in the figures");
+    const series = await killLoop(o, tap, watch, floor).finally(() => Promise.all([floor.stop(), watch.stop()]));
     const loadStats = await load.stop();
     const { polls, ...rest } = series;
-    return { ...rest, pollsPerKill: Math.round((polls / (o.kills + o.warmup + 1)) * 10) / 10, load: loadStats, kills: o.kills, observerNice };
+    return { ...rest, pollsPerKill: Math.round((polls / (o.kills + o.warmup + 1)) * 10) / 10, load: loadStats, kills: o.kills, observerNice: watch.nice };
   } finally {
     await cleanup.run();
   }
@@ -249,5 +219,8 @@ export function summarizeFull(r: FullRun): Record<string, Summary> {
     outcomeSeen: summarize(r.outcomeSeen),
     floor: summarize(r.floor),
     floorCommandSeen: summarize(r.floorCommandSeen),
+    deciderHop: summarize(r.deciderHop),
+    supervisorHop: summarize(r.supervisorHop),
+    spawnToProc: summarize(r.spawnToProc),
   };
 }

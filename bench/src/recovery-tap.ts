@@ -12,12 +12,24 @@ export interface BusEvent {
   data: Record<string, any>;
 }
 
-/** Core NATS subscription on every event of the device; listeners see each event with its arrival time. */
+/**
+ * The subjects a kill's chain (followChain) is made of, on `device`: a tap on these alone does not
+ * parse the full profile's background traffic (1,000 events/s) in the thread that watches /proc.
+ */
+export function chainSubjects(device: string): string[] {
+  return ["obs.worker.exited", "cmd.worker.restart", "out.worker.restarted", "dec.incident.escalated", "out.command.failed", "out.command.rejected"].map((n) => `vigil.${device}.${n}`);
+}
+
+/** Core NATS subscriptions on `subjects` (wildcards allowed); listeners see each event with its arrival time. */
 export class EventTap {
   private readonly listeners = new Set<(e: BusEvent, at: number) => void>();
   private readonly last: BusEvent[] = [];
 
-  constructor(nc: NatsConnection, subject: string) {
+  constructor(nc: NatsConnection, subjects: string | string[]) {
+    for (const subject of typeof subjects === "string" ? [subjects] : subjects) this.listen(nc, subject);
+  }
+
+  private listen(nc: NatsConnection, subject: string): void {
     nc.subscribe(subject, {
       callback: (err, m) => {
         const at = now();
