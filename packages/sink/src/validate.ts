@@ -1,5 +1,4 @@
-import { CATALOG, EnvelopeSchema, eventSubject, isEventName, TYPE_PREFIX, type VigilEvent } from "@vigil/events";
-import { isPlainValidEnvelope } from "./envelope-check.js";
+import { CATALOG, EnvelopeSchema, eventSubject, isEventName, isPlainValidEnvelope, TYPE_PREFIX, type VigilEvent } from "@vigil/events";
 
 /** Why an event of a batch is refused (the whole batch is then refused, naming it). */
 export interface Rejection {

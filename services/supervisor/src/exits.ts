@@ -31,11 +31,12 @@ export class ExitReporting {
     const pid = String(info.pid ?? "nopid");
     const incident = info.expected ? undefined : (incidents.get(info.worker) ?? derivedId(device, info.worker, pid, String(now), "incident"));
     if (incident) incidents.set(info.worker, incident);
-    log.info({ ...info }, info.expected ? "worker stopped" : info.oom ? "container killed by the OOM killer" : "worker exited unexpectedly");
     const exitId = derivedId(device, "exit", info.worker, pid, String(now));
     const decisions = degraded.feed({ type: "exit", at: now, worker: info.worker, exitId, expected: info.expected, stopping: shutdown.stopping(), incident, previousPid: info.pid });
     const reflex = verdictOf(decisions);
     void emit("obs.worker.exited", { ...rest, uptimeMs: Math.round(info.uptimeMs), ...(error ? { error } : {}), ...(reflex ? { reflex } : {}) }, { id: exitId, time: new Date(now).toISOString(), incident });
+    // After the event is on its way: the line (with the worker's last lines) is a synchronous write of a few KB.
+    log.info({ ...info }, info.expected ? "worker stopped" : info.oom ? "container killed by the OOM killer" : "worker exited unexpectedly");
   };
 
   readonly stable = (worker: string, pid: number, uptimeMs: number): void => {

@@ -1,9 +1,10 @@
-import { TYPE_PREFIX } from "@vigil/events";
+import { TYPE_PREFIX } from "./envelope.js";
 
 /**
- * A hand-written check of the CloudEvents envelope (the fields of EnvelopeSchema, libs/events
- * codec.ts) for the sink's hot path: zod's parse of every event's envelope was about a fifth of
- * the sink's CPU in the drain profile (bench/results/telemetry.md). It accepts a strict subset of
+ * A hand-written check of the CloudEvents envelope (the fields of EnvelopeSchema, codec.ts) for the
+ * hot paths: zod's parse of every event's envelope was about a fifth of the sink's CPU in the drain
+ * profile (bench/results/telemetry.md), and decodeEvent (every consumer, every event; the decider and
+ * the supervisor on the restart path) spent as much in it. It accepts a strict subset of
  * what EnvelopeSchema accepts — every field as the schema wants it and no other key (the schema
  * strips unknown keys; an event with one goes the slow way and is stored stripped, as before) — so
  * an event it passes is one the schema passes, unchanged. Anything else goes through the schema,
