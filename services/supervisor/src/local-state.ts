@@ -1,5 +1,6 @@
 import { Level } from "level";
-import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { readPidStat } from "@vigil/events";
 import { systemClock, type Clock } from "./clock.js";
 
@@ -56,29 +57,41 @@ export function processStartTime(pid: number): string | undefined {
  */
 export class PidRegistry {
   private latest?: Record<string, number>;
+  private writing = false;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly onError: (err: Error) => void = () => undefined,
+  ) {}
 
   /**
-   * Written in the next check phase, the latest pids winning: a worker's exit is reported in the
-   * same tick, and this synchronous write (a rename waits on a busy disk's journal) held back the
-   * exit event's send until it was done (issue 13, the recovery path).
+   * Written in the background, one write at a time, the latest pids winning. Not synchronous: a
+   * worker's exit is reported in the same tick, and a synchronous write and rename (which waits on a
+   * busy disk's journal: the durability barrier fsyncs the store every 25 ms under load) held the
+   * supervisor's event loop right when the decider's restart for that exit arrived (issue 13).
    */
   write(pids: Record<string, number>): void {
-    const first = this.latest === undefined;
     this.latest = pids;
-    if (!first) return;
-    setImmediate(() => {
-      const latest = this.latest!;
-      this.latest = undefined;
-      this.writeNow(latest);
-    });
+    if (!this.writing) void this.writeAll();
   }
 
-  private writeNow(pids: Record<string, number>): void {
-    const entries = Object.fromEntries(Object.entries(pids).map(([w, pid]) => [w, { pid, start: processStartTime(pid) }]));
-    writeFileSync(this.file + ".tmp", JSON.stringify(entries));
-    renameSync(this.file + ".tmp", this.file);
+  private async writeAll(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.latest) {
+        const pids = this.latest;
+        this.latest = undefined;
+        const entries = Object.fromEntries(Object.entries(pids).map(([w, pid]) => [w, { pid, start: processStartTime(pid) }]));
+        await writeFile(this.file + ".tmp", JSON.stringify(entries)).then(() => rename(this.file + ".tmp", this.file)).catch((err: Error) => this.onError(err));
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Resolves once what was written so far is in the file (shutdown, tests). */
+  async settled(): Promise<void> {
+    while (this.writing) await new Promise((r) => setImmediate(r));
   }
 
   /** Kills the process groups of workers left by an earlier run; returns what it killed. */

@@ -47,7 +47,7 @@ export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptio
   const bus = await createPublisher(ctx.nc, { device: config.device, source: `vigil/${config.device}/supervisor`, outboxDir: join(dir, "outbox"), log });
   const emit = emitOrLog(bus, log);
   const executed = await ExecutedCommands.open(join(dir, "commands"), config.stream.maxAgeSeconds * 1000, clock);
-  const registry = new PidRegistry(join(dir, "pids.json"));
+  const registry = new PidRegistry(join(dir, "pids.json"), (err) => log.warn({ err: err.message }, "could not write the workers' pids (pids.json): after a kill -9 of the supervisor, its next start may not find them to stop"));
   for (const o of registry.reapOrphans()) log.warn(o, "stopped a worker left running by an earlier supervisor");
 
   const incidents = new WorkerIncidents();
@@ -97,7 +97,7 @@ export async function startSupervisor(ctx: ServiceContext, opts: SupervisorOptio
   const stopHeartbeat = startHeartbeat({ emit, bus, workloads, tally, intervalMs: config.supervisor.heartbeatMs });
 
   const reloads = new Reloads({ configPath: opts.configPath ?? process.env.VIGIL_CONFIG ?? config.configPath, env: opts.env ?? process.env, log, emit, workloads, apply, stops, cgroups, dockerDriver: () => dockerDriver([]) });
-  const stop = () => shutdown({ flag, listeners: [stopRestarts, stopHeartbeat, stopListening, containerBoot.stop], waits, consumer, workloads, queues, bus, executed });
+  const stop = () => shutdown({ flag, listeners: [stopRestarts, stopHeartbeat, stopListening, containerBoot.stop], waits, consumer, workloads, queues, bus, executed, registry });
   return Object.assign(stop, { reload: (req?: ReloadRequest) => reloads.reload(req), dataDir: config.dataDir });
 }
 

@@ -1,5 +1,5 @@
 import type { Publisher } from "@vigil/events";
-import type { ExecutedCommands } from "./local-state.js";
+import type { ExecutedCommands, PidRegistry } from "./local-state.js";
 import type { Waits } from "./executors.js";
 import type { WorkerQueues } from "./worker-books.js";
 import type { Workloads } from "./workloads.js";
@@ -23,6 +23,8 @@ export interface ShutdownParts {
   queues: WorkerQueues;
   bus: Publisher;
   executed: ExecutedCommands;
+  /** Its last write (the workers all stopped) lands before the process ends. */
+  registry: PidRegistry;
 }
 
 /** Stop listening, cut backoff waits short, stop the commands, every process worker (containers stay up), then flush the outbox. */
@@ -33,6 +35,7 @@ export async function shutdown(p: ShutdownParts): Promise<void> {
   await p.consumer.stop();
   await p.workloads.processes.stopAll();
   await p.queues.drain();
+  await p.registry.settled();
   p.workloads.containers?.close();
   await p.bus.flush();
   await p.bus.close();
