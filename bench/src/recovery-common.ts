@@ -42,6 +42,8 @@ export interface Options {
   gapMs: number;
   /** Full system: background events per second on the bus. */
   loadRate: number;
+  /** Full system: kills of a second, traced run (where the time goes); 0 skips it. */
+  traceKills: number;
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -53,6 +55,7 @@ export function parseOptions(argv: string[]): Options {
     kills: integerOption("kills", "BENCH_KILLS", 250, 1, src),
     gapMs: integerOption("gap-ms", "BENCH_GAP_MS", 250, 0, src),
     loadRate: integerOption("load-rate", "BENCH_LOAD_RATE", 1_000, 1, src),
+    traceKills: integerOption("trace-kills", "BENCH_TRACE_KILLS", 60, 0, src),
   };
 }
 

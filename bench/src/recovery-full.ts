@@ -17,6 +17,7 @@ import { DEMO_DIR, HERE, now, progress, SERVICE_MAIN, summarize, VIGIL_MAIN, WAI
 import { startJetStreamFloor, type BusAuth, type FloorSample } from "./recovery-floors.js";
 import { childrenOf, cmdlineOf, startProcWatch, type ProcWatch } from "./recovery-proc-watch.js";
 import { chainSubjects, EventTap, followChain } from "./recovery-tap.js";
+import { traceBreakdown } from "./recovery-trace.js";
 
 export const FULL_DEVICE = "bench-full";
 const VICTIM = "victim";
@@ -45,6 +46,8 @@ export interface FullRun {
   pollsPerKill: number;
   load: { generated: number; acked: number; failed: number; skipped: number; seconds: number };
   kills: number;
+  /** Where the time goes along the path, per step (a traced run only: recovery-trace.ts). */
+  trace?: ReturnType<typeof traceBreakdown>;
   /** The /proc watching thread's nice value during the kills (raised when allowed; recovery-proc-watch.ts). */
   observerNice: number;
 }
@@ -79,8 +82,10 @@ function writeConfig(dir: string, dataDir: string): string {
 }
 
 /** `vigil up -q` with the bench's config; resolves once it says "running". */
-async function startUp(configFile: string, dataDir: string, cleanup: Cleanup): Promise<ChildProcess> {
+async function startUp(configFile: string, dataDir: string, cleanup: Cleanup, traced: boolean): Promise<ChildProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, VIGIL_DATA_DIR: dataDir, VIGIL_SINK_PORT: "0" };
+  // The services write their trace points into their logs (libs/events trace-timing.ts, recovery-trace.ts).
+  if (traced) env.VIGIL_TRACE_TIMING = "1";
   // BENCH_CPU_PROF_DIR=<dir>: every process of vigil up writes a V8 CPU profile there when it stops (recovery-cpu-prof.ts).
   if (process.env.BENCH_CPU_PROF_DIR) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} --import=${join(HERE, "recovery-cpu-prof.js")}`.trim();
   for (const k of ["VIGIL_NATS_URL", "VIGIL_NATS_USER", "VIGIL_NATS_PASS", "VIGIL_LOG_LEVEL", "VIGIL_DURABILITY", "VIGIL_UP_SERVICES", "VIGIL_TELEMETRY_URL"]) delete env[k];
@@ -127,7 +132,7 @@ function supervisorOf(upPid: number): number {
   return pid;
 }
 
-type Series = Omit<FullRun, "pollsPerKill" | "load" | "kills" | "observerNice">;
+type Series = Omit<FullRun, "pollsPerKill" | "load" | "kills" | "observerNice" | "trace">;
 
 /**
  * The kill loop: one kill at a time, each measured from outside and along the event chain, and
@@ -176,7 +181,12 @@ async function killLoop(o: Options, tap: EventTap, watch: ProcWatch, floor: { it
   return { ...out, polls: polls.n };
 }
 
-export async function fullSystem(o: Options): Promise<FullRun> {
+/**
+ * One full-system run. `traced`: the services also write trace points (VIGIL_TRACE_TIMING=1), read
+ * back into `trace` (where the time goes along the path); a separate run, so the headline figures
+ * carry none of the tracing's own cost.
+ */
+export async function fullSystem(o: Options, traced = false): Promise<FullRun> {
   const cleanup = new Cleanup();
   try {
     // BENCH_KEEP_DIR=1 keeps the run's folder (config, services' logs, data) to look into afterwards.
@@ -186,7 +196,7 @@ export async function fullSystem(o: Options): Promise<FullRun> {
     const dataDir = join(dir, "data");
     const configFile = writeConfig(dir, dataDir);
     cleanup.registry(join(dataDir, "supervisor", "pids.json"));
-    const up = await startUp(configFile, dataDir, cleanup);
+    const up = await startUp(configFile, dataDir, cleanup, traced);
     const { natsUrl } = JSON.parse(readFileSync(join(dataDir, "runtime.json"), "utf8")) as { natsUrl: string };
     const admin = JSON.parse(readFileSync(join(dataDir, "creds", "admin.json"), "utf8")) as BusAuth;
     progress(`full system: vigil up (pid ${up.pid}) running, bus ${natsUrl}; background load ${o.loadRate} events/s`);
@@ -203,7 +213,9 @@ export async function fullSystem(o: Options): Promise<FullRun> {
     const series = await killLoop(o, tap, watch, floor).finally(() => Promise.all([floor.stop(), watch.stop()]));
     const loadStats = await load.stop();
     const { polls, ...rest } = series;
-    return { ...rest, pollsPerKill: Math.round((polls / (o.kills + o.warmup + 1)) * 10) / 10, load: loadStats, kills: o.kills, observerNice: watch.nice };
+    // vigil up is stopped by the cleanup; the services' trace lines are in their logs already.
+    const trace = traced ? traceBreakdown(join(dataDir, "logs")) : undefined;
+    return { ...rest, pollsPerKill: Math.round((polls / (o.kills + o.warmup + 1)) * 10) / 10, load: loadStats, kills: o.kills, observerNice: watch.nice, ...(trace ? { trace } : {}) };
   } finally {
     await cleanup.run();
   }

@@ -104,7 +104,7 @@ export function markdown(r: Report): { md: string; tables: string } {
   if (r.full_system) {
     const tbl = table(rowsOf(FULL_ROWS, r.full_system.series));
     tables.push(`Full system (kill → new pid in /proc), ms\n${tbl}`);
-    parts.push(fullSection(r, tbl), WHERE_THE_TIME_WENT);
+    parts.push(fullSection(r, tbl), traceSection(r), WHERE_THE_TIME_WENT);
   }
   if (r.series) {
     const tbl = table(rowsOf(ISOLATED_ROWS, r.series));
@@ -143,8 +143,8 @@ comparisons are within a run):
    memory, read once at open (local-state.ts).
 3. **The pid registry was written synchronously in the exit's own tick** (writeFileSync + rename,
    1.7–2 ms of CPU per restart in the profile, more when the journal is busy), and nats.js sends in a
-   microtask after that tick: the exit event waited for it. The registry is now written in the next
-   check phase, latest pids winning (local-state.ts).
+   microtask after that tick: the exit event waited for it. The registry was then written in the next
+   check phase, latest pids winning, and since 9. in the background (local-state.ts).
 4. **The decider awaited its KV snapshot save** every 100 events and after each change before the next
    event: with 1,000 events/s that is ten round trips a second a crash can queue behind. It is now
    saved in the background, one put in flight (services/decider/src/service.ts); acking first is safe
@@ -174,4 +174,37 @@ comparisons are within a run):
    of CPU per publish with them, 31–33 µs without (20,000 publishes, 64 in flight, side by side). Every
    service's connection now goes without them, and so do this bench's floor and load processes, so
    both sides of the comparison do the same work per hop.
+8. **The watch itself was late** (2026-12-02; recovery-proc-watch.ts). The /proc watch shared the
+   bench's main thread with the tap, which parsed every one of the 1,000 background events a second,
+   and looked once per timer turn: spawn() returned → seen in /proc was p50 2.7 ms. It now runs in a
+   thread of its own that sleeps in the kernel between looks (every 0.2 ms), and the tap subscribes to
+   the chain's subjects only. Under the same (loaded) conditions the per-kill spawn → /proc fell from
+   3.3 to 1.8 ms (p50). The traced run below now shows each step of the path on its own.
+9. **What else held the path** (2026-12-02, from the traced run and CPU profiles of every process):
+   - the pid registry's write, moved to the next check phase in 3., was still synchronous and ran
+     right when the decider's restart was due: now written in the background (local-state.ts);
+   - the barrier's walk of the store (readdir and lstat of every entry, every 25 ms) through
+     fs/promises was most of \`vigil up\`'s ~22 % of a core under the load; now synchronous calls
+     (microseconds each; the fsyncs stay asynchronous);
+   - every consumer validated every envelope with zod; decodeEvent now takes the sink's hand-written
+     check first (the schema still names what is wrong);
+   - the supervisor logged the exit (a few KB, synchronously) before publishing it; now after.
+   What is left is mostly the bus: the exit's JetStream hop to the decider and the command's core hop
+   to the supervisor are each a millisecond or more under this load, beside ~0.2–0.5 ms per service step.
 `;
+
+function traceSection(r: Report): string {
+  const t = r.full_system_trace;
+  if (!t?.steps) return "";
+  const rows: Array<[string, Summary]> = Object.entries(t.steps as Record<string, Summary & { what: string }>).map(([, v]) => [v.what, v]);
+  return `## Where the time goes now: a traced run
+
+A second \`vigil up\`, the same config and load, whose services write trace points
+(\`VIGIL_TRACE_TIMING=1\`, libs/events trace-timing.ts: one JSON line on stderr per point, into the
+service's log): ${t.kills_traced} kills with a complete path (${t.kills_asked} asked, plus the warmup kills). Each row is that step's own duration per
+kill (bench/src/recovery-trace.ts), from the supervisor's child \`exit\` event on; the headline
+figures above come from the untraced run. Milliseconds.
+
+${table(rows)}
+`;
+}

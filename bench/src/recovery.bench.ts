@@ -18,7 +18,7 @@
  * the other profile's figures from the report on disk).
  *
  *   node dist/recovery.bench.js [--profile both|isolated|full] [--iterations N] [--warmup N]
- *                               [--kills N] [--gap-ms N] [--load-rate N]
+ *                               [--kills N] [--gap-ms N] [--load-rate N] [--trace-kills N]
  *   (or BENCH_PROFILE, BENCH_ITERATIONS, BENCH_WARMUP, BENCH_KILLS, BENCH_GAP_MS, BENCH_LOAD_RATE)
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -41,7 +41,7 @@ import { EventTap, T } from "./recovery-tap.js";
 
 exitWithUsageIfAsked(`
 usage: node bench/dist/recovery.bench.js [--profile both|isolated|full] [--iterations N] [--warmup N]
-                                         [--kills N] [--gap-ms N] [--load-rate N]
+                                         [--kills N] [--gap-ms N] [--load-rate N] [--trace-kills N]
 
   --profile P      isolated (decider + supervisor, idle), full (vigil up as shipped under load) or both (default)
   --iterations N   kills in the isolated profile and each floor (default 300; BENCH_ITERATIONS)
@@ -49,6 +49,8 @@ usage: node bench/dist/recovery.bench.js [--profile both|isolated|full] [--itera
   --kills N        kills in the full-system profile (default 250; BENCH_KILLS)
   --gap-ms N       pause between full-system kills (default 250; BENCH_GAP_MS)
   --load-rate N    background events/s during the full-system profile (default 1000; BENCH_LOAD_RATE)
+  --trace-kills N  kills of a second, traced full-system run: where the time goes along the path
+                   (default 60; BENCH_TRACE_KILLS; 0 skips it)
 
 Writes bench/results/recovery.json and recovery.md (a run of one profile keeps the other's figures).
 `);
@@ -264,6 +266,7 @@ async function isolatedProfile(o: Options): Promise<Record<string, unknown>> {
 async function fullProfile(o: Options): Promise<Record<string, unknown>> {
   const r = await fullSystem(o);
   const s = summarizeFull(r);
+  const traced = o.traceKills > 0 ? (progress(`full system, traced: ${o.traceKills} more kills on a second vigil up whose services write trace points …`), await fullSystem({ ...o, kills: o.traceKills }, true)) : undefined;
   return {
     full_system_recovery_p50_ms: s.procSeen!.p50,
     full_system_recovery_p95_ms: s.procSeen!.p95,
@@ -293,6 +296,7 @@ async function fullProfile(o: Options): Promise<Record<string, unknown>> {
         spawn_to_proc: s.spawnToProc,
       },
     },
+    ...(traced?.trace ? { full_system_trace: { kills_traced: traced.trace.kills, kills_asked: o.traceKills, steps: traced.trace.steps } } : {}),
     full_system_meets_targets: s.procSeen!.p50 <= TARGETS.recovery_p50_ms && s.procSeen!.p99 <= TARGETS.recovery_p99_ms,
   };
 }

@@ -1,3 +1,4 @@
+import { traceAt, tracing } from "./trace-timing.js";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeEvent, eventName, InvalidEventError } from "./codec.js";
@@ -117,6 +118,7 @@ export async function startConsumer(nc: NatsConnection, o: ConsumerOptions): Pro
   };
 
   async function handle(m: JsMsg): Promise<void> {
+    if (tracing() && m.subject.includes(".worker.")) traceAt("con.msg", { durable: o.durable, subject: m.subject });
     let event: VigilEvent;
     try {
       event = decodeEvent(m.subject, m.data);
@@ -129,6 +131,7 @@ export async function startConsumer(nc: NatsConnection, o: ConsumerOptions): Pro
     const forged = sourceMismatch(event, eventName(event)!);
     if (forged) return deadLetter(m, forged);
     try {
+      if (tracing() && m.subject.includes(".worker.")) traceAt("con.handler", { durable: o.durable, subject: m.subject });
       await o.handler(event, m);
       stats.handled++;
       ack(m);

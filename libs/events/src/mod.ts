@@ -32,4 +32,5 @@ export { type LogKind, findLog, followLog, logDirs, parseSince, readLogLines } f
 export { postWebhook, verifyWebhook, webhookHeaders } from "./webhook.js";
 export { type Deployment, DeploymentSchema, type DeploymentVerdict, type DeviceTrust, REMOTE_MAX_SKEW_MS, type RemoteRequest, type RemoteVerdict, type SignatureCheck, type SignedDocument, generateOperatorKey, mergeWorkers, signDocument, verifyDeployment, verifyRemoteRequest } from "./deployment.js";
 export { type Emit, emitOrLog } from "./emit-or-log.js";
+export { traceAt, tracing } from "./trace-timing.js";
 export { isIsoDateTimeWithOffset, isPlainValidEnvelope } from "./envelope-check.js";

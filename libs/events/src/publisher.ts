@@ -4,6 +4,7 @@ import type { DataInput, EventName } from "./catalog.js";
 import type { VigilEvent } from "./envelope.js";
 import type { Logger } from "./logger.js";
 import { trackConnection } from "./publisher/connection.js";
+import { traceAt, tracing } from "./trace-timing.js";
 import { watchDurable } from "./publisher/durable.js";
 import { createHeldEvents } from "./publisher/held.js";
 import { OUTBOX_COMPACT_MS, openOutbox, type Outbox } from "./publisher/outbox.js";
@@ -85,6 +86,7 @@ export async function createPublisher(nc: NatsConnection, opts: PublisherOptions
   const compaction = box ? scheduleCompaction(box, opts.compactOutboxEveryMs ?? OUTBOX_COMPACT_MS, opts.log) : undefined;
 
   async function publish(e: VigilEvent): Promise<PublishResult> {
+    if (tracing() && e.type.includes(".worker.")) traceAt("pub.send", { type: e.type });
     // Order matters (an exit before the restart it caused): while the outbox holds events, new ones queue behind them.
     if (queue.count() > 0 || !connection.online() || nc.isClosed()) {
       const r = await queue.enqueue(e);

@@ -1,4 +1,4 @@
-import { eventName, is, type EventOf, type Logger, type VigilEvent, type WorkerAction } from "@vigil/events";
+import { eventName, is, traceAt, type EventOf, type Logger, type VigilEvent, type WorkerAction } from "@vigil/events";
 import type { DegradedMode } from "./degraded.js";
 import type { Emit } from "./emit.js";
 import { runSteps, type Executors } from "./executors.js";
@@ -84,6 +84,7 @@ export function commandHandler(deps: CommandDeps): (e: VigilEvent) => Promise<vo
     if (eventName(e)?.startsWith("cmd.net.")) return; // netmon's
     if (eventName(e)?.startsWith("cmd.deployment.")) return; // the deployer's (vigil up, docs/fleet.md)
     const action = workerActionOf(e);
+    traceAt("sup.cmd");
     if (!action) throw new Error(`not a worker command: ${e.type}`);
     if (ranHere.has(e.id)) {
       // Heard live first (restart-fast-path.ts) and now from the stream, or a redelivery.
@@ -150,6 +151,7 @@ async function execute(deps: CommandDeps, cmd: WorkerCommand, action: WorkerActi
     await deps.executors.wait({ action: "wait", ms: cmd.data.delayMs });
     if (deps.shutdown.stopping()) return;
   }
+  traceAt("sup.execute");
   const before = workloads.facts(worker);
   const p: Plan = plan(workloads.desired(), [before], { kind: "command", action, worker, delayMs: waitFirst ? 0 : cmd.data.delayMs, signal: cmd.data.signal });
   const meta = metaOf(cmd);
@@ -168,6 +170,7 @@ async function execute(deps: CommandDeps, cmd: WorkerCommand, action: WorkerActi
   recordOperatorIntent(deps, cmd, action);
   if (action === "restart" || action === "start" || action === "stop") deps.degraded.feed({ type: "command-accepted", worker });
   await deps.queues.enqueue(worker, async () => {
+    traceAt("sup.dequeued");
     const previousPid = workloads.facts(worker).pid ?? before.pid;
     try {
       if (!(await runSteps(deps.executors, p.steps, deps.shutdown.stopping))) return;

@@ -1,4 +1,4 @@
-import { derivedId, type Logger, type RestartVerdict } from "@vigil/events";
+import { derivedId, traceAt, type Logger, type RestartVerdict } from "@vigil/events";
 import type { Clock } from "./clock.js";
 import type { DegradedMode } from "./degraded.js";
 import type { Emit } from "./emit.js";
@@ -28,6 +28,7 @@ export class ExitReporting {
     const { device, clock, log, emit, incidents, degraded, shutdown } = this.deps;
     const { error, ...rest } = info;
     const now = clock.now();
+    traceAt("sup.exited");
     const pid = String(info.pid ?? "nopid");
     const incident = info.expected ? undefined : (incidents.get(info.worker) ?? derivedId(device, info.worker, pid, String(now), "incident"));
     if (incident) incidents.set(info.worker, incident);

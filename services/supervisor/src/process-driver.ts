@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { LogsSchema, readPidStat, RotatingLog, type Logger, type LogsConfig, type WorkerConfig } from "@vigil/events";
+import { LogsSchema, readPidStat, RotatingLog, traceAt, type Logger, type LogsConfig, type WorkerConfig } from "@vigil/events";
 import { spawnThroughGroups, type LimitsBackend } from "./cgroups.js";
 import { NotReady, whenReady } from "./readiness.js";
 import { workerEnv } from "./worker-env.js";
@@ -243,6 +243,7 @@ export class ProcessDriver {
     this.runs.set(name, run);
     child.on("error", (err) => this.opts.log.warn({ worker: name, err: err.message }, "worker process error"));
     child.on("exit", (code, signal) => {
+      traceAt("sup.exit");
       if (run.stableTimer) clearTimeout(run.stableTimer);
       // The leader is gone; take whatever it left behind in its group with it.
       try {
@@ -267,6 +268,7 @@ export class ProcessDriver {
       if (this.runs.get(name) === run) this.opts.events.onStable(name, pid, Math.round(nowMs() - run.startedAt));
     }, w.restart.stableMs);
     run.stableTimer.unref();
+    traceAt("sup.spawned");
     this.opts.log.debug({ worker: name, pid, spawnMs: at - t0, spare: spare !== undefined }, "worker spawned");
     setTimeout(() => this.prepareSpare(name), SPARE_DELAY_MS).unref();
     this.opts.events.onStarted(name, pid, at);

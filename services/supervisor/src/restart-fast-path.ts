@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import { decodeEvent, is, restartCommands, type Logger, type VigilEvent } from "@vigil/events";
+import { decodeEvent, is, restartCommands, traceAt, type Logger, type VigilEvent } from "@vigil/events";
 
 /**
  * The decider's restarts, heard as they are published (docs/decisions/0013-restarts-heard-live.md).
@@ -15,6 +15,7 @@ import { decodeEvent, is, restartCommands, type Logger, type VigilEvent } from "
 export function listenForRestarts(nc: NatsConnection, device: string, handle: (e: VigilEvent) => Promise<void>, log: Logger): () => void {
   const sub: Subscription = nc.subscribe(restartCommands(device), {
     callback: (err, m) => {
+      traceAt("sup.live");
       if (err) return log.warn({ err: err.message }, "restart commands: live subscription failed; the stream still delivers them");
       let e: VigilEvent;
       try {
