@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,15 +18,44 @@ export interface TestNatsServer {
   cleanup(): Promise<void>;
 }
 
+/**
+ * A port that is free now and that the kernel will not hand to anyone else meanwhile: chosen at
+ * random *below* the ephemeral range (ip_local_port_range, 32768–60999 by default). A port from
+ * listen(0) is an ephemeral one, and between this call and the test's server binding it, any
+ * outgoing connection of another test could take it (a fleet e2e saw its device's nats-server fail
+ * that way in CI). Below the range only another explicit choice can collide: 1 in ~20,000.
+ */
 export async function freePort(): Promise<number> {
+  const ceiling = ephemeralLow();
+  for (let i = 0; i < 50; i++) {
+    const port = FIRST_CHOSEN_PORT + Math.floor(Math.random() * Math.max(1, ceiling - FIRST_CHOSEN_PORT));
+    if (await canListen(port)) return port;
+  }
+  return listenPort(0);
+}
+
+const FIRST_CHOSEN_PORT = 10_000;
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > FIRST_CHOSEN_PORT + 1_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const canListen = (port: number): Promise<boolean> => listenPort(port).then(() => true, () => false);
+
+function listenPort(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
+    srv.listen(port, "127.0.0.1", () => {
       const a = srv.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      srv.close(() => resolve(port));
+      const got = typeof a === "object" && a ? a.port : 0;
+      srv.close(() => resolve(got));
     });
   });
 }
