@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
 import { durabilitySubjects, isNotFound, type DurableMark } from "@vigil/events";
-import { fsyncStore, newStoreSyncState } from "./store-fsync.js";
+import { closeStoreSync, fsyncStore, newStoreSyncState } from "./store-fsync.js";
 import { writeDurableRecord } from "./store-damage.js";
 
 /**
@@ -121,6 +121,7 @@ export function startDurabilityBarrier(nc: NatsConnection, jsm: JetStreamManager
       stopped = true;
       clearInterval(timer);
       await passes.settled();
+      await closeStoreSync(syncState);
       sub.unsubscribe();
       // The last pass's sequence on disk too, so the next start counts a torn block's loss up to it.
       await recording;

@@ -1,4 +1,5 @@
-import { lstatSync, readdirSync } from "node:fs";
+import { close as fsClose, fsync as fsFsync, lstatSync, open as fsOpen, readdirSync } from "node:fs";
+import { promisify } from "node:util";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -24,6 +25,13 @@ export interface StoreSyncState {
   files: Map<string, string>;
   /** Folder → its entries (name:inode) at its last fsync. */
   dirs: Map<string, string>;
+  /**
+   * Files kept open between passes (path → fd and the inode it was opened on): the written block and
+   * busy consumers' state are fsynced every pass, and an open, fsync and close through fs/promises
+   * for each cost three thread-pool round trips with their handle objects, 40 passes a second under
+   * load. Closed when the file goes or its path names another inode; closeStoreSync() closes the rest.
+   */
+  open: Map<string, { fd: number; ino: bigint }>;
 }
 
 export interface StoreSyncOptions {
@@ -42,10 +50,21 @@ export interface StoreSyncCounts {
   synced: number;
 }
 
-export const newStoreSyncState = (): StoreSyncState => ({ files: new Map(), dirs: new Map() });
+export const newStoreSyncState = (): StoreSyncState => ({ files: new Map(), dirs: new Map(), open: new Map() });
+
+/** At most this many files kept open (a store has a few dozen); beyond it a file is opened per fsync. */
+const MAX_OPEN = 256;
+
+/** Closes the files a state keeps open (the barrier's stop). */
+export async function closeStoreSync(state: StoreSyncState): Promise<void> {
+  const fds = [...state.open.values()].map((h) => h.fd);
+  state.open.clear();
+  await Promise.all(fds.map((fd) => closeFd(fd)));
+}
 
 interface Found {
   path: string;
+  ino: bigint;
   signature: string;
   /** The later of mtime and ctime. */
   changedAtMs: number;
@@ -61,7 +80,7 @@ export async function fsyncStore(storeDir: string, stream: string, state: StoreS
   const blocks = `/${join("streams", stream, "msgs")}/`;
   const changed = files.filter((f) => state.files.get(f.path) !== f.signature);
   const syncFile = async (f: Found) => {
-    if (!(await fsyncPath(f.path))) return;
+    if (!(await fsyncFile(state, f))) return;
     // Only a settled file may be skipped later: a write in the same timestamp tick would not show.
     if (statAt - f.changedAtMs >= settleMs) state.files.set(f.path, f.signature);
     else state.files.delete(f.path);
@@ -73,7 +92,7 @@ export async function fsyncStore(storeDir: string, stream: string, state: StoreS
   await inParallel(changedDirs, concurrency, async (d) => {
     if (await fsyncPath(d.path)) state.dirs.set(d.path, d.entries);
   });
-  forgetRemoved(state, files, dirs);
+  await forgetRemoved(state, files, dirs);
   return { files: files.length, dirs: dirs.length, synced: changed.length + changedDirs.length };
 }
 
@@ -99,17 +118,21 @@ function walk(dir: string, files: Found[], dirs: Array<{ path: string; entries: 
     if (!s) continue;
     entries.push(`${name}:${s.ino}`);
     if (s.isDirectory()) subdirs.push(p);
-    else if (s.isFile()) files.push({ path: p, signature: `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`, changedAtMs: Number((s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs) / 1_000_000n) });
+    else if (s.isFile()) files.push({ path: p, ino: s.ino, signature: `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`, changedAtMs: Number((s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs) / 1_000_000n) });
   }
   dirs.push({ path: dir, entries: entries.sort().join("/") });
   for (const d of subdirs) walk(d, files, dirs);
 }
 
-function forgetRemoved(state: StoreSyncState, files: Found[], dirs: Array<{ path: string }>): void {
+async function forgetRemoved(state: StoreSyncState, files: Found[], dirs: Array<{ path: string }>): Promise<void> {
   const present = new Set(files.map((f) => f.path));
   for (const p of state.files.keys()) if (!present.has(p)) state.files.delete(p);
   const presentDirs = new Set(dirs.map((d) => d.path));
   for (const p of state.dirs.keys()) if (!presentDirs.has(p)) state.dirs.delete(p);
+  // A purged block's inode stays allocated while it is open here: let it go.
+  const gone: number[] = [];
+  for (const [p, h] of state.open) if (!present.has(p)) (state.open.delete(p), gone.push(h.fd));
+  await Promise.all(gone.map((fd) => closeFd(fd)));
 }
 
 async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -118,6 +141,38 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
     while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+const openFd = promisify(fsOpen);
+const fsyncFd = promisify(fsFsync);
+const closeFd = (fd: number): Promise<void> => promisify(fsClose)(fd).catch(() => undefined);
+
+/** fsync of a file through the fd kept for it (opened now when there is none for its inode); false when it vanished. */
+async function fsyncFile(state: StoreSyncState, f: Found): Promise<boolean> {
+  let h = state.open.get(f.path);
+  if (h && h.ino !== f.ino) {
+    state.open.delete(f.path);
+    await closeFd(h.fd);
+    h = undefined;
+  }
+  let keep = true;
+  if (!h) {
+    const fd = await openFd(f.path, "r").catch(() => undefined);
+    if (fd === undefined) return false; // removed meanwhile
+    h = { fd, ino: f.ino };
+    keep = state.open.size < MAX_OPEN;
+    if (keep) state.open.set(f.path, h);
+  }
+  try {
+    await fsyncFd(h.fd);
+    return true;
+  } catch {
+    keep = false;
+    state.open.delete(f.path);
+    return false;
+  } finally {
+    if (!keep) await closeFd(h.fd);
+  }
 }
 
 /** true when the path was fsynced; false when it vanished meanwhile (nothing to keep). */

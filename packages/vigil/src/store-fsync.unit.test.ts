@@ -2,10 +2,10 @@
 // what it fsyncs, and what it may skip because it is already on disk and unchanged since.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fsyncStore, newStoreSyncState } from "./store-fsync.js";
+import { closeStoreSync, fsyncStore, newStoreSyncState } from "./store-fsync.js";
 
 /** Passes seen as if they ran 10 s after the files' last change: everything has settled (ctime cannot be set back). */
 const later = { settleMs: 2_000, now: () => Date.now() + 10_000 };
@@ -54,5 +54,38 @@ test("given files changed just now, when they are synced, then every later pass 
   const again = await fsyncStore(store, "VIGIL", state, { settleMs: 2_000 });
   // A write in the same timestamp tick as the last stat would not show: recently changed files are never skipped.
   assert.equal(again.synced, 6, "the six recently changed files, no folder");
+  rmSync(store, { recursive: true });
+});
+
+/** The paths this process has open, from /proc/self/fd. */
+function openPaths(): string[] {
+  return readdirSync("/proc/self/fd").flatMap((fd) => {
+    try {
+      return [readlinkSync(`/proc/self/fd/${fd}`)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+test("given files fsynced every pass, their fds are kept between passes, let go when a file is purged or replaced, and closed by closeStoreSync", async () => {
+  const { store, msgs, meta } = makeStore();
+  const state = newStoreSyncState();
+  await fsyncStore(store, "VIGIL", state, { settleMs: 2_000 });
+  const blk = join(msgs, "1.blk");
+  assert.equal(state.open.size, 6, "every file synced is kept open");
+  assert.ok(openPaths().includes(blk));
+  rmSync(blk);
+  writeFileSync(`${meta}.tmp`, "z");
+  renameSync(`${meta}.tmp`, meta);
+  const oldMetaIno = state.open.get(meta)!.ino;
+  await fsyncStore(store, "VIGIL", state, { settleMs: 2_000 });
+  assert.equal(state.open.has(blk), false, "a purged block is not held open");
+  assert.equal(openPaths().some((p) => p.startsWith(blk)), false, "its inode is let go (no '(deleted)' link left)");
+  assert.notEqual(oldMetaIno, statSync(meta, { bigint: true }).ino);
+  assert.equal(state.open.get(meta)!.ino, statSync(meta, { bigint: true }).ino, "a meta file replaced by rename is synced through an fd of its new inode");
+  await closeStoreSync(state);
+  assert.equal(state.open.size, 0);
+  assert.equal(openPaths().some((p) => p.startsWith(store)), false, "nothing of the store left open");
   rmSync(store, { recursive: true });
 });
