@@ -189,8 +189,15 @@ comparisons are within a run):
    - every consumer validated every envelope with zod; decodeEvent now takes the sink's hand-written
      check first (the schema still names what is wrong);
    - the supervisor logged the exit (a few KB, synchronously) before publishing it; now after.
-   What is left is mostly the bus: the exit's JetStream hop to the decider and the command's core hop
-   to the supervisor are each a millisecond or more under this load, beside ~0.2–0.5 ms per service step.
+   What is left is mostly waking processes: the exit's JetStream hop to the decider and the command's
+   core hop to the supervisor are each 2 ms or so at p50 (the table below), beside ~0.2–0.5 ms per
+   service step, and the spare's exec takes ~2 ms after it is woken. On this machine (a 2-vCPU
+   Firecracker VM) waking a blocked process is slow even when idle: a spare woken by a newline on its
+   pipe had exec'd the worker 1.6–1.9 ms later (p50, 30 wakes, nothing else running, the watcher
+   looking every 0.2 ms; strace shows its read returning ~2 ms after the write, then read → execve in
+   0.1 ms). Each restart wakes five processes in turn (supervisor, nats-server, decider, nats-server,
+   supervisor, then the spare). Giving the background services nice 10 did not move the figures
+   (two pairs of 100-kill runs alternating, medians 10.9 / 12.2 and 13.4 / 11.2 ms without / with).
 `;
 
 function traceSection(r: Report): string {
