@@ -6,28 +6,35 @@ import { systemClock, type Clock } from "./clock.js";
 
 /**
  * Command ids the supervisor has executed, on disk, so a command redelivered or re-decided after a
- * crash runs at most once. Entries older than `keepMs` are pruned at open.
+ * crash runs at most once. Entries older than `keepMs` (the stream's max age: no delivery can be
+ * older) are pruned at open, and while running at most every PRUNE_EVERY_MS: a supervisor up for
+ * months would otherwise hold every id it ever ran (one per restart) in memory and on disk.
  */
 export class ExecutedCommands {
+  private lastPrune: number;
+
   private constructor(
     private readonly db: Level<string, string>,
     private readonly clock: Clock,
-    /** Every id the store holds: read once at open, so `has` needs no trip to the disk's thread pool (the recovery path, issue 13). */
-    private readonly known: Set<string>,
-  ) {}
+    private readonly keepMs: number,
+    /** Every id the store holds, with when it ran (insertion order is time order): read once at open, so `has` needs no trip to the disk's thread pool (the recovery path, issue 13). */
+    private readonly known: Map<string, number>,
+  ) {
+    this.lastPrune = clock.now();
+  }
 
   static async open(dir: string, keepMs: number, clock: Clock = systemClock): Promise<ExecutedCommands> {
     const db = new Level<string, string>(dir, { valueEncoding: "utf8" });
     await db.open();
     const now = clock.now();
     const old: string[] = [];
-    const known = new Set<string>();
+    const kept: Array<[string, number]> = [];
     for await (const [k, v] of db.iterator()) {
       if (now - Number(v) > keepMs) old.push(k);
-      else known.add(k);
+      else kept.push([k, Number(v)]);
     }
     if (old.length) await db.batch(old.map((key) => ({ type: "del" as const, key })));
-    return new ExecutedCommands(db, clock, known);
+    return new ExecutedCommands(db, clock, keepMs, new Map(kept.sort((a, b) => a[1] - b[1])));
   }
 
   async has(id: string): Promise<boolean> {
@@ -36,14 +43,40 @@ export class ExecutedCommands {
 
   /** Synced before the command runs: after a power cut an executed command is still known (at most once). */
   async add(id: string): Promise<void> {
-    await this.db.put(id, String(this.clock.now()), { sync: true });
-    this.known.add(id);
+    const now = this.clock.now();
+    await this.db.put(id, String(now), { sync: true });
+    this.known.set(id, now);
+    if (now - this.lastPrune >= PRUNE_EVERY_MS) this.pruned = this.prune(now);
   }
 
-  close(): Promise<void> {
+  /** The prune in flight, if any (close waits for it; tests too). */
+  pruned: Promise<void> = Promise.resolve();
+
+  private async prune(now: number): Promise<void> {
+    this.lastPrune = now;
+    const old: string[] = [];
+    for (const [id, at] of this.known) {
+      if (now - at <= this.keepMs) break;
+      old.push(id);
+    }
+    for (const id of old) this.known.delete(id);
+    // Not synced: an old id left on disk by a cut is pruned again at the next open.
+    if (old.length) await this.db.batch(old.map((key) => ({ type: "del" as const, key }))).catch(() => undefined);
+  }
+
+  /** How many ids are held (memory and disk hold the same). */
+  size(): number {
+    return this.known.size;
+  }
+
+  async close(): Promise<void> {
+    await this.pruned;
     return this.db.close();
   }
 }
+
+/** How often a running supervisor forgets ids older than keepMs. */
+export const PRUNE_EVERY_MS = 3_600_000;
 
 /** `/proc/<pid>/stat` field 22: when the process started, so a reused pid is never mistaken for ours (kept as text, as pids.json has it). */
 export function processStartTime(pid: number): string | undefined {

@@ -1,0 +1,32 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ExecutedCommands, PRUNE_EVERY_MS } from "./local-state.js";
+
+test("given a supervisor running for longer than the stream keeps events, ids older than that are forgotten in memory and on disk; newer ones are kept", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "vigil-executed-"));
+  let t = 1_000_000;
+  const clock = { now: () => t };
+  const keepMs = 60_000;
+  const executed = await ExecutedCommands.open(dir, keepMs, clock);
+  await executed.add("old-1");
+  await executed.add("old-2");
+  t += PRUNE_EVERY_MS - 30_000;
+  await executed.add("recent");
+  assert.equal(executed.size(), 3, "no prune before PRUNE_EVERY_MS");
+  t += 30_000;
+  await executed.add("new");
+  await executed.pruned;
+  assert.equal(await executed.has("old-1"), false);
+  assert.equal(await executed.has("old-2"), false);
+  assert.equal(await executed.has("recent"), true, "30 s old, within keepMs");
+  assert.equal(await executed.has("new"), true);
+  assert.equal(executed.size(), 2);
+  await executed.close();
+  const reopened = await ExecutedCommands.open(dir, keepMs, clock);
+  assert.equal(reopened.size(), 2, "the pruned ids are gone from disk too");
+  assert.equal(await reopened.has("recent"), true);
+  await reopened.close();
+});
