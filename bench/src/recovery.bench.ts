@@ -266,7 +266,11 @@ async function isolatedProfile(o: Options): Promise<Record<string, unknown>> {
 async function fullProfile(o: Options): Promise<Record<string, unknown>> {
   const r = await fullSystem(o);
   const s = summarizeFull(r);
-  const traced = o.traceKills > 0 ? (progress(`full system, traced: ${o.traceKills} more kills on a second vigil up whose services write trace points …`), await fullSystem({ ...o, kills: o.traceKills }, true)) : undefined;
+  let traced: Awaited<ReturnType<typeof fullSystem>> | undefined;
+  if (o.traceKills > 0) {
+    progress(`full system, traced: ${o.traceKills} more kills on a second vigil up whose services write trace points …`);
+    traced = await fullSystem({ ...o, kills: o.traceKills }, true);
+  }
   return {
     full_system_recovery_p50_ms: s.procSeen!.p50,
     full_system_recovery_p95_ms: s.procSeen!.p95,

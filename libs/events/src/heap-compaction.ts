@@ -26,7 +26,8 @@ export function startHeapCompaction(everyMs: number, log?: Logger, gc: Gc | unde
   }
   const timer = setInterval(() => {
     try {
-      void Promise.resolve(gc({ type: "major", execution: "async" })).then(() => log?.debug(memoryBreakdown(), "heap compacted"));
+      const done = Promise.resolve(gc({ type: "major", execution: "async" }));
+      if (log?.isLevelEnabled?.("debug")) void done.then(() => log.debug(memoryBreakdown(), "heap compacted"));
     } catch (err) {
       log?.warn({ err: (err as Error).message }, "heap compaction failed");
     }

@@ -32,7 +32,7 @@ test("given node without --expose-gc, then it says so once and does nothing; 0 m
 });
 
 test("in a real node with --expose-gc, the scheduled collection runs without error and then logs the memory by kind at debug", () => {
-  const script = `import("${new URL("./heap-compaction.js", import.meta.url).href}").then(({ startHeapCompaction }) => { startHeapCompaction(20, { warn: (o, m) => { console.error(m); process.exit(1); }, debug: (o, m) => { console.log(JSON.stringify({ ...o, msg: m })); process.exit(0); } }); setTimeout(() => process.exit(3), 2000); })`;
+  const script = `import("${new URL("./heap-compaction.js", import.meta.url).href}").then(({ startHeapCompaction }) => { startHeapCompaction(20, { isLevelEnabled: (l) => l === "debug", warn: (o, m) => { console.error(m); process.exit(1); }, debug: (o, m) => { console.log(JSON.stringify({ ...o, msg: m })); process.exit(0); } }); setTimeout(() => process.exit(3), 2000); })`;
   const r = spawnSync(process.execPath, ["--expose-gc", "-e", script], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr || "no debug line within 2 s");
   const line = JSON.parse(r.stdout.trim()) as Record<string, unknown>;

@@ -145,7 +145,8 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
 
 const openFd = promisify(fsOpen);
 const fsyncFd = promisify(fsFsync);
-const closeFd = (fd: number): Promise<void> => promisify(fsClose)(fd).catch(() => undefined);
+const closeFdOrThrow = promisify(fsClose);
+const closeFd = (fd: number): Promise<void> => closeFdOrThrow(fd).catch(() => undefined);
 
 /** fsync of a file through the fd kept for it (opened now when there is none for its inode); false when it vanished. */
 async function fsyncFile(state: StoreSyncState, f: Found): Promise<boolean> {

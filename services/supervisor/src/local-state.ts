@@ -90,7 +90,8 @@ export function processStartTime(pid: number): string | undefined {
  */
 export class PidRegistry {
   private latest?: Record<string, number>;
-  private writing = false;
+  /** The write loop, while it runs. */
+  private writing?: Promise<void>;
 
   constructor(
     private readonly file: string,
@@ -105,26 +106,21 @@ export class PidRegistry {
    */
   write(pids: Record<string, number>): void {
     this.latest = pids;
-    if (!this.writing) void this.writeAll();
+    this.writing ??= this.writeAll().finally(() => (this.writing = undefined));
   }
 
   private async writeAll(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.latest) {
-        const pids = this.latest;
-        this.latest = undefined;
-        const entries = Object.fromEntries(Object.entries(pids).map(([w, pid]) => [w, { pid, start: processStartTime(pid) }]));
-        await writeFile(this.file + ".tmp", JSON.stringify(entries)).then(() => rename(this.file + ".tmp", this.file)).catch((err: Error) => this.onError(err));
-      }
-    } finally {
-      this.writing = false;
+    while (this.latest) {
+      const pids = this.latest;
+      this.latest = undefined;
+      const entries = Object.fromEntries(Object.entries(pids).map(([w, pid]) => [w, { pid, start: processStartTime(pid) }]));
+      await writeFile(this.file + ".tmp", JSON.stringify(entries)).then(() => rename(this.file + ".tmp", this.file)).catch((err: Error) => this.onError(err));
     }
   }
 
   /** Resolves once what was written so far is in the file (shutdown, tests). */
   async settled(): Promise<void> {
-    while (this.writing) await new Promise((r) => setImmediate(r));
+    await this.writing;
   }
 
   /** Kills the process groups of workers left by an earlier run; returns what it killed. */
